@@ -1,0 +1,251 @@
+"""Block Kit for every view model the core produces. Block ids are the core's field names."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot import copy
+from bot.announce import Review
+from bot.model import Announcement, Change, CustomerImpact
+from bot.ports import ChangeSummary
+from bot.status import ChangeStatus, Totals
+
+Block = dict[str, Any]
+ACK_ACTION = "realign.acknowledge"
+BASICS, GROUP, REVIEW = "realign.basics", "realign.group", "realign.review"
+IMPACT_LABELS = {
+    CustomerImpact.NONE: "None",
+    CustomerImpact.INDIRECT: "Indirect",
+    CustomerImpact.DIRECT: "Direct: customers will notice",
+}
+
+
+def text(value: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": value, "emoji": True}
+
+
+def section(markdown: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": markdown[:3000]}}
+
+
+def context(markdown: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": markdown[:3000]}]}
+
+
+def option(label: str, value: str) -> dict[str, Any]:
+    return {"text": text(label[:75]), "value": value}
+
+
+def field(
+    block_id: str, label: str, element: dict[str, Any], *, optional: bool = False, hint: str = ""
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": text(label),
+        "optional": optional,
+        "element": {"action_id": "value", **element},
+    }
+    if hint:
+        block["hint"] = text(hint)
+    return block
+
+
+def text_input(initial: str = "", *, multiline: bool = False, placeholder: str = "") -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "multiline": multiline, "max_length": 3000}
+    if initial:
+        element["initial_value"] = initial
+    if placeholder:
+        element["placeholder"] = text(placeholder)
+    return element
+
+
+def modal(
+    callback_id: str, title: str, blocks: list[Block], *, submit: str | None, meta: dict[str, Any]
+) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": text(title[:24]),
+        "close": text("Cancel"),
+        "blocks": blocks,
+        "private_metadata": json.dumps(meta),
+    }
+    if submit:
+        view["submit"] = text(submit[:24])
+    return view
+
+
+# --- the announcement DM -----------------------------------------------------------------------------
+
+
+def announcement_text(a: Announcement) -> str:
+    """The notification / accessibility fallback for the blocks."""
+    return copy.DM_FALLBACK.format(
+        key=a.change_key,
+        title=a.title,
+        effective=copy.day(a.effective_date),
+        deadline=copy.day(a.ack_deadline),
+    )
+
+
+def announcement(a: Announcement, *, preview: bool = False) -> list[Block]:
+    effective = copy.day(a.effective_date)
+    blocks: list[Block] = [
+        {"type": "header", "text": text(copy.DM_HEADER.format(key=a.change_key, title=a.title)[:150])},
+        section(copy.DM_WHAT.format(what=a.what)),
+    ]
+    if a.why:
+        blocks.append(section(copy.DM_WHY.format(why=a.why)))
+    blocks.append(section(copy.DM_DATES.format(effective=effective, deadline=copy.day(a.ack_deadline))))
+    blocks.append(section(copy.DM_FOR_YOU))
+    for item in a.expectations:
+        lines = [copy.DM_TODAY.format(text=item.today)] if item.today else []
+        lines.append(copy.DM_FROM.format(effective=effective, text=item.from_effective))
+        blocks.append(section("\n".join(lines)))
+    blocks.append(context(copy.DM_FROM_ANNOUNCER.format(announcer=f"<@{a.announcer_id}>")))
+    if a.acknowledged_at is not None:
+        blocks.append(section(copy.ACKNOWLEDGED.format(when=copy.moment(a.acknowledged_at))))
+    elif not preview:
+        button = {
+            "type": "button",
+            "action_id": ACK_ACTION,
+            "style": "primary",
+            "text": text(copy.ACKNOWLEDGE),
+            "value": str(a.delivery_id),
+        }
+        blocks.append({"type": "actions", "block_id": "realign.respond", "elements": [button]})
+    return blocks
+
+
+# --- the /announce-change modal --------------------------------------------------------------------------
+
+
+def basics_modal(title: str = "") -> dict[str, Any]:
+    impacts = [option(label, impact.value) for impact, label in IMPACT_LABELS.items()]
+    blocks = [
+        field("title", "Title", text_input(title, placeholder="e.g. New on-call rota for Support")),
+        field("what", "What is changing", text_input(multiline=True)),
+        field(
+            "why",
+            "Why (the goal)",
+            text_input(multiline=True),
+            optional=True,
+            hint="People adopt changes they understand.",
+        ),
+        field("effective_date", "Effective date", {"type": "datepicker"}),
+        field("ack_deadline", "Acknowledge by", {"type": "datepicker"}),
+        field(
+            "customer_impact",
+            "Customer impact",
+            {"type": "static_select", "options": impacts, "initial_option": impacts[0]},
+        ),
+        field("customer_plan", "How customers will be told", text_input(multiline=True), optional=True),
+    ]
+    return modal(BASICS, "Announce a change", blocks, submit="Next: audience", meta={})
+
+
+def group_modal(change: Change, position: int, usergroups: list[tuple[str, str]]) -> dict[str, Any]:
+    """The audience group at `position`; `usergroups` are (id, handle) pairs to choose from."""
+    effective = copy.day(change.effective_date)
+    blocks: list[Block] = [
+        context(f"*{change.key}: {change.title}*  ·  audience group {position + 1}"),
+        field("name", "Group name", text_input(placeholder="e.g. Support engineers"), optional=True),
+        field("people", "People", {"type": "multi_users_select"}, optional=True),
+    ]
+    if usergroups:
+        options = [option(f"@{handle}", group_id) for group_id, handle in usergroups[:100]]
+        blocks.append(
+            field(
+                "usergroups",
+                "User groups",
+                {"type": "multi_static_select", "options": options},
+                optional=True,
+            )
+        )
+    blocks += [
+        field(
+            "channels",
+            "Members of channels",
+            {
+                "type": "multi_conversations_select",
+                "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+            },
+            optional=True,
+        ),
+        field("today", "What they do today", text_input(multiline=True), optional=True),
+        field("from_effective", f"What they do from {effective}", text_input(multiline=True)),
+        field(
+            "more",
+            "More groups?",
+            {"type": "checkboxes", "options": [option("Add another group next", "yes")]},
+            optional=True,
+        ),
+    ]
+    return modal(
+        GROUP, "Who is affected", blocks, submit="Next", meta={"key": change.key, "position": position}
+    )
+
+
+def review_modal(review: Review) -> dict[str, Any]:
+    change, resolution = review.change, review.resolution
+    counts = "\n".join(
+        f"• *{group.name}*: {n} {'person' if n == 1 else 'people'}"
+        for group, n in zip(change.groups, resolution.per_group, strict=True)
+    )
+    blocks: list[Block] = [
+        section(
+            f"*{change.key}: {change.title}*\n{counts}\n*{len(resolution.recipients)} people in all* "
+            f"will get a direct message."
+        ),
+    ]
+    blocks += [context(f":warning: {warning}") for warning in review.warnings]
+    if review.preview is not None:
+        blocks += [{"type": "divider"}, context("Preview: everyone sees their own groups' expectations")]
+        blocks += announcement(review.preview, preview=True)
+    return modal(REVIEW, "Review and publish", blocks[:100], submit="Publish", meta={"key": change.key})
+
+
+def published_modal(key: str, recipients: int) -> dict[str, Any]:
+    blocks = [
+        section(copy.PUBLISHED.format(key=key, count=recipients)),
+        context(f"Follow it with `/change-status {key}`."),
+    ]
+    return {"type": "modal", "title": text("Published"), "close": text("Done"), "blocks": blocks}
+
+
+# --- /change-status -------------------------------------------------------------------------------
+
+
+def overview(summaries: list[ChangeSummary]) -> list[Block]:
+    if not summaries:
+        return [section(copy.STATUS_NONE)]
+    lines = [
+        f"*{s.key}* {s.title} ({s.state})\n`{copy.progress_bar(s.acknowledged, s.targeted)}` acknowledged"
+        for s in summaries
+    ]
+    return [section(f"*{copy.STATUS_LIST_TITLE}*"), *(section(line) for line in lines)]
+
+
+def totals_line(t: Totals) -> str:
+    return (
+        f"`{copy.progress_bar(t.acknowledged, t.targeted)}`\n"
+        f"Delivered {t.delivered} · Acknowledged {t.acknowledged} · Pending {t.pending} · "
+        f"Failed {t.failed} · Not yet sent {t.queued} · Excluded {t.excluded}"
+    )
+
+
+def detail(status: ChangeStatus) -> list[Block]:
+    change = status.change
+    blocks = [section(f"*{change.key}: {change.title}* ({change.state.value})\n{totals_line(status.totals)}")]
+    for position, group in enumerate(status.groups):
+        pending = [f"<@{p.user_id}>" for p in status.pending if p.group_mask >> position & 1]
+        who = f"\nPending: {', '.join(pending)}" if pending else ""
+        blocks.append(section(f"*{group.name}*\n{totals_line(group.totals)}{who}"))
+    if status.totals.pending > len(status.pending):
+        blocks.append(context(copy.STATUS_AND_MORE.format(count=status.totals.pending - len(status.pending))))
+    if status.failed:
+        failed = "\n".join(f"• <@{p.user_id}>: {p.reason}" for p in status.failed)
+        blocks.append(section(f"*{copy.STATUS_FAILED_TITLE.format(count=status.totals.failed)}*\n{failed}"))
+    return blocks[:50]

@@ -1,0 +1,217 @@
+"""Declare a change: basics, audience groups, review, publish.
+
+Each step validates its input (InvalidInput names the fields to fix), and the draft is saved after
+every step, keyed by the form's id, so a resubmitted step updates the same draft.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from bot import copy
+from bot.audience import Resolution, resolve
+from bot.clock import Clock
+from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.model import (
+    MAX_GROUPS,
+    Announcement,
+    AudienceGroup,
+    Change,
+    ChangeState,
+    CustomerImpact,
+    announcement_for,
+)
+from bot.ports import ChangeStore, Directory
+
+TEXT_LIMIT = 2900  # Slack's section text limit is 3000 characters
+
+
+@dataclass(frozen=True)
+class Basics:
+    title: str
+    what: str
+    why: str
+    effective_date: date | None
+    ack_deadline: date | None
+    customer_impact: CustomerImpact = CustomerImpact.NONE
+    customer_plan: str = ""
+
+
+@dataclass(frozen=True)
+class Review:
+    change: Change
+    resolution: Resolution
+    warnings: list[str] = field(default_factory=list)
+    preview: Announcement | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    change: Change
+    recipients: int
+    first: bool
+
+
+def _check_text(errors: dict[str, str], name: str, value: str, *, required: bool) -> None:
+    if required and not value.strip():
+        errors[name] = copy.REQUIRED
+    elif len(value) > TEXT_LIMIT:
+        errors[name] = copy.TOO_LONG.format(limit=TEXT_LIMIT)
+
+
+def validate_basics(form: Basics, *, today: date) -> None:
+    """Raise InvalidInput naming every field to fix."""
+    errors: dict[str, str] = {}
+    _check_text(errors, "title", form.title, required=True)
+    _check_text(errors, "what", form.what, required=True)
+    _check_text(errors, "why", form.why, required=False)
+    _check_text(errors, "customer_plan", form.customer_plan, required=False)
+    if form.effective_date is None:
+        errors["effective_date"] = copy.REQUIRED
+    elif form.effective_date < today:
+        errors["effective_date"] = copy.DATE_PAST
+    if form.ack_deadline is None:
+        errors["ack_deadline"] = copy.REQUIRED
+    elif form.ack_deadline < today:
+        errors["ack_deadline"] = copy.DATE_PAST
+    elif form.effective_date and form.ack_deadline < form.effective_date:
+        errors["ack_deadline"] = copy.DEADLINE_BEFORE_EFFECTIVE
+    if form.customer_impact is CustomerImpact.DIRECT and not form.customer_plan.strip():
+        errors["customer_plan"] = copy.CUSTOMER_PLAN_NEEDED
+    if errors:
+        raise InvalidInput(errors)
+
+
+def validate_group(group: AudienceGroup) -> None:
+    errors: dict[str, str] = {}
+    if not group.has_selectors:
+        errors["people"] = copy.NO_AUDIENCE
+    _check_text(errors, "from_effective", group.from_effective, required=True)
+    if "from_effective" in errors and not group.from_effective.strip():
+        errors["from_effective"] = copy.EXPECTATIONS_EMPTY
+    _check_text(errors, "today", group.today, required=False)
+    if errors:
+        raise InvalidInput(errors)
+
+
+def readiness_warnings(change: Change, resolution: Resolution, *, today: date) -> list[str]:
+    """Things that make a change less likely to land; shown on review, never blocking."""
+    warnings = []
+    if not change.why.strip():
+        warnings.append(copy.WARN_NO_WHY)
+    days = (change.effective_date - today).days
+    if days < 3:
+        warnings.append(copy.WARN_SOON.format(days=days))
+    if change.customer_impact is not CustomerImpact.NONE and not change.customer_plan.strip():
+        warnings.append(copy.WARN_CUSTOMERS)
+    for group in change.groups:
+        if group.today.strip() and group.today.strip().lower() == group.from_effective.strip().lower():
+            warnings.append(copy.WARN_SAME_EXPECTATIONS.format(group=group.name))
+    if resolution.excluded:
+        reasons = ", ".join(f"{n} {reason.value}" for reason, n in resolution.exclusions.most_common())
+        warnings.append(copy.WARN_EXCLUDED.format(count=len(resolution.excluded), reasons=reasons))
+    return warnings
+
+
+class Announcing:
+    """The `/announce-change` use case for one workspace."""
+
+    def __init__(
+        self,
+        *,
+        workspace: str,
+        changes: ChangeStore,
+        directory: Directory,
+        clock: Clock,
+        announcers: Collection[str] = (),
+        on_published: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.workspace = workspace
+        self.changes = changes
+        self.directory = directory
+        self.clock = clock
+        self.announcers = frozenset(announcers)
+        self.on_published = on_published
+
+    async def check_may_announce(self, *, user_id: str) -> None:
+        if not self.announcers or user_id in self.announcers:
+            return
+        if not await self.directory.in_any_usergroup(user_id, self.announcers):
+            raise NotAllowed(copy.NOT_AN_ANNOUNCER)
+
+    async def today_for(self, user_id: str) -> date:
+        """The calendar date where the user is (their directory time zone, else UTC)."""
+        person = (await self.directory.people([user_id])).get(user_id)
+        try:
+            zone = ZoneInfo(person.tz) if person and person.tz else None
+        except (KeyError, ValueError):
+            zone = None
+        return self.clock.now().astimezone(zone).date() if zone else self.clock.now().date()
+
+    async def submit_basics(self, *, user_id: str, draft_ref: str, form: Basics) -> Change:
+        await self.check_may_announce(user_id=user_id)
+        validate_basics(form, today=await self.today_for(user_id))
+        assert form.effective_date and form.ack_deadline  # validated above
+        change = Change(
+            workspace=self.workspace,
+            announcer_id=user_id,
+            title=form.title.strip(),
+            what=form.what.strip(),
+            why=form.why.strip(),
+            effective_date=form.effective_date,
+            ack_deadline=form.ack_deadline,
+            customer_impact=form.customer_impact,
+            customer_plan=form.customer_plan.strip(),
+        )
+        return await self.changes.save_draft(change, draft_ref=draft_ref, at=self.clock.now())
+
+    async def draft(self, *, key: str, user_id: str) -> Change:
+        change = await self.changes.get(key)
+        if change is None or change.workspace != self.workspace:
+            raise NotFound(copy.NO_SUCH_CHANGE.format(key=key))
+        if change.announcer_id != user_id:
+            raise NotAllowed(copy.NOT_YOURS.format(key=key))
+        return change
+
+    async def submit_group(
+        self, *, key: str, user_id: str, draft_ref: str, position: int, group: AudienceGroup
+    ) -> Change:
+        """Add (or, on resubmission, replace) the group at `position`."""
+        change = await self.draft(key=key, user_id=user_id)
+        if position >= MAX_GROUPS:
+            raise InvalidInput({"people": copy.TOO_MANY_GROUPS.format(limit=MAX_GROUPS)})
+        validate_group(group)
+        resolution = await resolve([group], directory=self.directory, announcer_id=user_id)
+        if not resolution.recipients:
+            raise InvalidInput({"people": copy.AUDIENCE_EMPTY})
+        if not group.name.strip():
+            group = replace(group, name=f"Group {position + 1}")
+        change.groups = [*change.groups[:position], group]
+        return await self.changes.save_draft(change, draft_ref=draft_ref, at=self.clock.now())
+
+    async def review(self, *, key: str, user_id: str) -> Review:
+        change = await self.draft(key=key, user_id=user_id)
+        resolution = await resolve(change.groups, directory=self.directory, announcer_id=user_id)
+        everyone = (1 << len(change.groups)) - 1
+        return Review(
+            change=change,
+            resolution=resolution,
+            warnings=readiness_warnings(change, resolution, today=await self.today_for(user_id)),
+            preview=announcement_for(change, everyone),
+        )
+
+    async def publish(self, *, key: str, user_id: str) -> Published:
+        """Write the outbox and return at once; sending happens in the background."""
+        change = await self.draft(key=key, user_id=user_id)
+        if change.state is not ChangeState.DRAFT:
+            return Published(change, 0, first=False)
+        resolution = await resolve(change.groups, directory=self.directory, announcer_id=user_id)
+        first = await self.changes.publish(
+            change, resolution.recipients, resolution.excluded, at=self.clock.now()
+        )
+        if first:
+            self.on_published()
+        return Published(change, len(resolution.recipients), first=first)

@@ -1,0 +1,73 @@
+"""Every sentence Realign shows a person, in one place (platform renderers use these too)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+# --- form validation --------------------------------------------------------------------------------
+REQUIRED = "Please fill this in."
+TOO_LONG = "Please keep this under {limit} characters."
+DATE_PAST = "This date has already passed."
+DEADLINE_BEFORE_EFFECTIVE = "The acknowledgement deadline can't be before the effective date."
+CUSTOMER_PLAN_NEEDED = "Say how customers will be told, since they are affected."
+NO_AUDIENCE = "Pick at least one person, user group or channel."
+AUDIENCE_EMPTY = (
+    "These resolve to nobody Realign can message (bots, deactivated accounts and you are left out)."
+)
+EXPECTATIONS_EMPTY = "Say what this group must do differently from the effective date."
+TOO_MANY_GROUPS = "A change can have at most {limit} audience groups."
+
+# --- readiness warnings (review step) ---------------------------------------------------------------
+WARN_NO_WHY = "No reason is given. People adopt changes they understand; say why."
+WARN_SOON = "The change takes effect in {days} day(s): people may not have time to prepare."
+WARN_SAME_EXPECTATIONS = "Group “{group}”: today and from the effective date read the same."
+WARN_CUSTOMERS = "Customers are affected but there is no plan for telling them."
+WARN_EXCLUDED = "{count} selected account(s) will not be messaged: {reasons}."
+
+# --- permissions and lookups ---------------------------------------------------------------------------
+NOT_AN_ANNOUNCER = (
+    "Sorry, you're not on the list of people who can announce changes. Ask an admin to add you."
+)
+NOT_YOURS = "Sorry, only the announcer of {key} and admins can see its details."
+NO_SUCH_CHANGE = "There is no change called {key}."
+NOT_YOUR_DELIVERY = "This announcement was sent to someone else."
+ALREADY_PUBLISHED = "{key} was already published."
+UNKNOWN_STATUS_ARGUMENT = "Usage: /change-status, or /change-status CHG-12 for one change."
+
+# --- the announcement DM -----------------------------------------------------------------------------------
+DM_HEADER = "Change {key}: {title}"
+DM_WHAT = "*What is changing*\n{what}"
+DM_WHY = "*Why*\n{why}"
+DM_DATES = "*Effective* {effective}   ·   *Please acknowledge by* {deadline}"
+DM_FOR_YOU = "*What this means for you*"
+DM_TODAY = "_Today:_ {text}"
+DM_FROM = "_From {effective}:_ {text}"
+DM_FROM_ANNOUNCER = "Announced by {announcer}"
+ACKNOWLEDGE = "Acknowledge"
+ACKNOWLEDGED = ":white_check_mark: Acknowledged {when}"
+DM_FALLBACK = "{key}: {title}. Effective {effective}. Please acknowledge by {deadline}."
+
+# --- status --------------------------------------------------------------------------------------------
+STATUS_NONE = "You have no changes to show yet. Announce one with /announce-change."
+STATUS_LIST_TITLE = "Your changes"
+STATUS_PENDING_TITLE = "Still pending ({count})"
+STATUS_FAILED_TITLE = "Could not be delivered ({count})"
+STATUS_AND_MORE = "…and {count} more"
+PUBLISHED = "{key} is published: sending to {count} people now."
+
+
+def day(value: date) -> str:
+    """`3 Dec 2026`, the way dates are written everywhere people read them."""
+    return f"{value.day} {value:%b %Y}"
+
+
+def moment(value: datetime) -> str:
+    """`3 Dec 10:02 UTC`."""
+    return f"{value.day} {value:%b %H:%M} UTC"
+
+
+def progress_bar(done: int, total: int, width: int = 10) -> str:
+    """`▓▓▓▓░░░░░░ 40% (4/10)`: text, so it reads the same on every platform."""
+    share = done / total if total else 0.0
+    filled = round(share * width)
+    return f"{'▓' * filled}{'░' * (width - filled)} {share:.0%} ({done}/{total})"

@@ -1,0 +1,127 @@
+"""The delivery engine's core loop: claim due deliveries, send each within its workspace's rate, settle.
+
+Storage, the platform API and the clock are ports, so the same loop runs against SQLite or PostgreSQL,
+Slack or Teams, and a test's fake clock. Several lanes run at once, so one slow call delays only its
+own batch; outcomes are settled a batch at a time, fenced by the claim's attempt number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from bot.clock import Clock
+from bot.model import Announcement, Change, announcement_for
+from bot.ports import ChangeStore, Claim, DeliveryQueue, Failed, Messenger, Outcome, Retry, SendResult, Sent
+from bot.rate import RateLimiter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineTuning:
+    batch: int = 100
+    lanes: int = 4
+    in_flight: int = 64
+    lease: timedelta = timedelta(minutes=5)
+    max_attempts: int = 8
+    backoff_base: float = 2.0
+    backoff_cap: float = 300.0
+
+
+def backoff(attempt: int, *, base: float, cap: float) -> float:
+    """Full-jitter exponential backoff: somewhere in [d/2, d] with d = min(cap, base * 2**(attempt-1))."""
+    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    return random.uniform(delay / 2, delay)
+
+
+class Dispatcher:
+    """Drains the outbox. `drain()` returns when nothing is claimable right now."""
+
+    def __init__(
+        self,
+        *,
+        queue: DeliveryQueue,
+        changes: ChangeStore,
+        messengers: Mapping[str, Messenger],
+        limiters: Mapping[str, RateLimiter],
+        clock: Clock,
+        tuning: EngineTuning = EngineTuning(),
+    ) -> None:
+        self.queue = queue
+        self.changes = changes
+        self.messengers = messengers
+        self.limiters = limiters
+        self.clock = clock
+        self.tuning = tuning
+        self._slots = asyncio.Semaphore(tuning.in_flight)
+        self._changes: dict[int, Change] = {}
+        self._announcements: dict[tuple[int, int], Announcement] = {}
+
+    async def drain(self) -> int:
+        """Deliver everything due; returns how many deliveries were settled."""
+        counts = await asyncio.gather(*(self._lane() for _ in range(self.tuning.lanes)))
+        return sum(counts)
+
+    async def _lane(self) -> int:
+        settled = 0
+        while True:
+            claims = await self.queue.claim(
+                now=self.clock.now(), limit=self.tuning.batch, lease=self.tuning.lease
+            )
+            if not claims:
+                return settled
+            outcomes = await asyncio.gather(*(self._deliver(claim) for claim in claims))
+            await self.queue.settle(outcomes, now=self.clock.now())
+            settled += len(outcomes)
+
+    async def _change(self, change_id: int) -> Change:
+        if change_id not in self._changes:
+            change = await self.changes.get_by_id(change_id)
+            assert change is not None, f"change {change_id} has deliveries but does not exist"
+            self._changes[change_id] = change
+        return self._changes[change_id]
+
+    def _announcement(self, change: Change, claim: Claim) -> Announcement:
+        key = (claim.change_id, claim.group_mask)
+        if key not in self._announcements:
+            self._announcements[key] = announcement_for(change, claim.group_mask)
+        return replace(self._announcements[key], delivery_id=claim.delivery_id)
+
+    async def _deliver(self, claim: Claim) -> Outcome:
+        async with self._slots:
+            try:
+                result = await self._send(claim)
+            except Exception as error:  # a bug or an unclassified fault must not lose the delivery
+                log.exception("delivery %s: unexpected error", claim.delivery_id)
+                result = Retry(f"internal error: {type(error).__name__}", unsure=True)
+        return self._outcome(claim, result)
+
+    async def _send(self, claim: Claim) -> SendResult:
+        change = await self._change(claim.change_id)
+        messenger = self.messengers[change.workspace]
+        announcement = self._announcement(change, claim)
+        if claim.unsure:  # the last attempt may have reached the platform: look before sending again
+            ref = await messenger.find_announcement(user_id=claim.user_id, delivery_id=claim.delivery_id)
+            if ref is not None:
+                return Sent(ref)
+        limiter = self.limiters[change.workspace]
+        await limiter.acquire()
+        result = await messenger.send_announcement(announcement, user_id=claim.user_id)
+        if isinstance(result, Retry) and result.rate_limited:
+            limiter.penalize(result.after)
+        return result
+
+    def _outcome(self, claim: Claim, result: SendResult) -> Outcome:
+        if not isinstance(result, Retry):
+            return Outcome(claim, result)
+        if claim.attempt >= self.tuning.max_attempts and not result.rate_limited:
+            return Outcome(claim, Failed(f"gave up after {claim.attempt} attempts: {result.reason}"))
+        delay = result.after or backoff(
+            claim.attempt, base=self.tuning.backoff_base, cap=self.tuning.backoff_cap
+        )
+        return Outcome(claim, result, retry_at=self.clock.now() + timedelta(seconds=delay))

@@ -1,0 +1,150 @@
+"""Domain types: what a change is, who it reaches, and what each person is told."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+# Audience groups are stored as bits of `group_mask` on each delivery (see store.tables.Delivery).
+MAX_GROUPS = 20
+
+
+class CustomerImpact(StrEnum):
+    NONE = "none"
+    INDIRECT = "indirect"
+    DIRECT = "direct"
+
+
+class ChangeState(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+
+
+class DeliveryState(StrEnum):
+    QUEUED = "queued"  # waiting to be sent (or re-sent after a retryable error)
+    SENDING = "sending"  # claimed by a worker; outcome not yet recorded
+    DELIVERED = "delivered"
+    FAILED = "failed"  # permanent error, reason in last_error
+    EXCLUDED = "excluded"  # never sent, reason in last_error
+
+
+class Exclusion(StrEnum):
+    """Why a targeted person is not sent the announcement; the value is shown to announcers."""
+
+    ANNOUNCER = "the announcer"
+    BOT = "a bot or app"
+    DEACTIVATED = "deactivated"
+    NOT_FOUND = "not in the directory"
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone in a workspace's directory (synced from the platform, enriched by the org chart)."""
+
+    user_id: str
+    name: str
+    email: str | None = None
+    tz: str | None = None
+    active: bool = True
+    is_bot: bool = False
+    department: str | None = None
+    manager_id: str | None = None
+
+
+@dataclass
+class AudienceGroup:
+    """Who is affected (people, user groups, channels) and what they must do differently."""
+
+    name: str
+    from_effective: str
+    today: str = ""
+    user_ids: tuple[str, ...] = ()
+    usergroup_ids: tuple[str, ...] = ()
+    channel_ids: tuple[str, ...] = ()
+
+    @property
+    def has_selectors(self) -> bool:
+        return bool(self.user_ids or self.usergroup_ids or self.channel_ids)
+
+
+@dataclass
+class Change:
+    """An organisational change, from draft to closed."""
+
+    workspace: str
+    announcer_id: str
+    title: str
+    what: str
+    why: str
+    effective_date: date
+    ack_deadline: date
+    customer_impact: CustomerImpact = CustomerImpact.NONE
+    customer_plan: str = ""
+    groups: list[AudienceGroup] = field(default_factory=list)
+    state: ChangeState = ChangeState.DRAFT
+    key: str = ""  # "CHG-12" once stored
+    id: int | None = None
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Expectation:
+    group: str
+    today: str
+    from_effective: str
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """What one recipient is told: the change plus the merged expectations of their groups."""
+
+    change_key: str
+    title: str
+    what: str
+    why: str
+    effective_date: date
+    ack_deadline: date
+    announcer_id: str
+    expectations: tuple[Expectation, ...]
+    delivery_id: int | None = None
+    acknowledged_at: datetime | None = None
+
+
+def group_mask(positions: set[int] | list[int]) -> int:
+    mask = 0
+    for position in positions:
+        mask |= 1 << position
+    return mask
+
+
+def groups_in(mask: int, groups: list[AudienceGroup]) -> list[AudienceGroup]:
+    return [group for position, group in enumerate(groups) if mask >> position & 1]
+
+
+def announcement_for(
+    change: Change, mask: int, *, delivery_id: int | None = None, acknowledged_at: datetime | None = None
+) -> Announcement:
+    """The announcement for someone in the groups of `mask`; identical expectations appear once."""
+    seen: set[tuple[str, str]] = set()
+    expectations = []
+    for group in groups_in(mask, change.groups):
+        text = (group.today.strip(), group.from_effective.strip())
+        if text in seen:
+            continue
+        seen.add(text)
+        expectations.append(Expectation(group.name, *text))
+    return Announcement(
+        change_key=change.key,
+        title=change.title,
+        what=change.what,
+        why=change.why,
+        effective_date=change.effective_date,
+        ack_deadline=change.ack_deadline,
+        announcer_id=change.announcer_id,
+        expectations=tuple(expectations),
+        delivery_id=delivery_id,
+        acknowledged_at=acknowledged_at,
+    )

@@ -1,0 +1,100 @@
+"""`/change-status`: who has the message, who acknowledged, who is still in the dark, per audience group."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from bot import copy
+from bot.errors import NotAllowed, NotFound
+from bot.model import Change, DeliveryState
+from bot.ports import ChangeStore, ChangeSummary, PersonState, TallyRow
+
+NAMES_SHOWN = 50
+_NOT_YET = (DeliveryState.QUEUED, DeliveryState.SENDING)
+
+
+@dataclass
+class Totals:
+    targeted: int = 0
+    delivered: int = 0
+    acknowledged: int = 0
+    queued: int = 0
+    failed: int = 0
+    excluded: int = 0
+
+    @property
+    def pending(self) -> int:
+        """Targeted, not failed, not yet acknowledged."""
+        return self.targeted - self.acknowledged - self.failed
+
+    def add(self, row: TallyRow) -> None:
+        if row.state is DeliveryState.EXCLUDED:
+            self.excluded += row.count
+            return
+        self.targeted += row.count
+        self.delivered += row.count if row.state is DeliveryState.DELIVERED else 0
+        self.acknowledged += row.count if row.acknowledged else 0
+        self.queued += row.count if row.state in _NOT_YET else 0
+        self.failed += row.count if row.state is DeliveryState.FAILED else 0
+
+
+@dataclass
+class GroupStatus:
+    name: str
+    totals: Totals = field(default_factory=Totals)
+
+
+@dataclass
+class ChangeStatus:
+    change: Change
+    totals: Totals
+    groups: list[GroupStatus]
+    pending: list[PersonState]
+    failed: list[PersonState]
+
+
+def fold(change: Change, rows: list[TallyRow]) -> tuple[Totals, list[GroupStatus]]:
+    """Totals and per-group totals from the aggregate rows (a person in two groups counts in both)."""
+    totals = Totals()
+    groups = [GroupStatus(group.name) for group in change.groups]
+    for row in rows:
+        totals.add(row)
+        for position, group in enumerate(groups):
+            if row.group_mask >> position & 1:
+                group.totals.add(row)
+    return totals, groups
+
+
+class Reporting:
+    """Status for announcers and admins of one workspace."""
+
+    def __init__(self, *, workspace: str, changes: ChangeStore, admins: Collection[str] = ()) -> None:
+        self.workspace = workspace
+        self.changes = changes
+        self.admins = frozenset(admins)
+
+    async def overview(self, *, user_id: str) -> list[ChangeSummary]:
+        return await self.changes.visible_to(
+            workspace=self.workspace, user_id=user_id, admin=user_id in self.admins
+        )
+
+    async def visible_change(self, *, key: str, user_id: str) -> Change:
+        change = await self.changes.get(key.upper())
+        if change is None or change.workspace != self.workspace:
+            raise NotFound(copy.NO_SUCH_CHANGE.format(key=key))
+        if user_id != change.announcer_id and user_id not in self.admins:
+            raise NotAllowed(copy.NOT_YOURS.format(key=change.key))
+        return change
+
+    async def status(self, *, key: str, user_id: str) -> ChangeStatus:
+        change = await self.visible_change(key=key, user_id=user_id)
+        assert change.id is not None
+        totals, groups = fold(change, await self.changes.tally(change.id))
+        pending = await self.changes.people_in(
+            change.id, states=(*_NOT_YET, DeliveryState.DELIVERED), acknowledged=False, limit=NAMES_SHOWN
+        )
+        failed = await self.changes.people_in(
+            change.id, states=(DeliveryState.FAILED,), acknowledged=False, limit=NAMES_SHOWN
+        )
+        return ChangeStatus(change, totals, groups, pending, failed)

@@ -1,0 +1,184 @@
+"""Wiring: build the store, the platform adapters and the use cases from settings; run the tick jobs.
+
+Durable timing lives in the rows (`delivery.due_at`), so the scheduler only runs short tick jobs that
+claim what is due; a restart loses nothing and two processes ticking at once do no harm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.app import SlackServices, build_app
+from adapters.slack.directory import SlackDirectory
+from adapters.slack.messenger import SlackMessenger
+from adapters.web import build_web
+from bot.acknowledge import Acknowledging
+from bot.announce import Announcing
+from bot.clock import Clock, SystemClock
+from bot.delivery import Dispatcher, EngineTuning
+from bot.errors import ConfigError
+from bot.ports import Messenger
+from bot.rate import RateLimiter
+from bot.status import Reporting
+from realign.settings import Settings
+from store.changes import SqlChangeStore
+from store.db import Database
+from store.deliveries import SqlDeliveryQueue
+from store.migrate import upgrade
+from store.people import SqlPeople
+
+log = logging.getLogger(__name__)
+DISPATCH_POLL = timedelta(seconds=1)  # how soon a worker notices deliveries published by another process
+DIRECTORY_REFRESH = timedelta(hours=1)
+SLACK_TIMEOUT = 10  # seconds; slack_sdk takes whole seconds
+
+
+@dataclass
+class Slack:
+    workspace: str
+    client: AsyncWebClient
+    directory: SlackDirectory
+    messenger: SlackMessenger
+    services: SlackServices
+
+
+class Runtime:
+    """Everything one `realign` process runs; `open()` then `start_ticks()` and/or `web_app()`."""
+
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, tuning: EngineTuning | None = None
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.tuning = tuning or EngineTuning()
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.slack: Slack | None = None
+        self._http: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        """Bring the database up to date, connect, and log in to the platforms that are configured."""
+        await asyncio.to_thread(upgrade, self.settings.database_url)
+        self.db = Database(self.settings.database_url)
+        await self.db.ping()
+        self.people = SqlPeople(self.db)
+        self.changes = SqlChangeStore(self.db)
+        self.queue = SqlDeliveryQueue(self.db, self.changes)
+        messengers: dict[str, Messenger] = {}
+        limiters: dict[str, RateLimiter] = {}
+        if self.settings.slack_enabled:
+            self.slack = await self._open_slack()
+            messengers[self.slack.workspace] = self.slack.messenger
+            limiters[self.slack.workspace] = RateLimiter(self.settings.slack_post_rate)
+        if self.settings.teams_configured:
+            log.warning("Teams settings are present, but this version of Realign does not serve Teams yet")
+        self.dispatcher = Dispatcher(
+            queue=self.queue,
+            changes=self.changes,
+            messengers=messengers,
+            limiters=limiters,
+            clock=self.clock,
+            tuning=self.tuning,
+        )
+
+    async def _open_slack(self) -> Slack:
+        assert self.settings.slack_bot_token is not None
+        self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+        token = self.settings.slack_bot_token.get_secret_value()
+        client = self._slack_client(token)
+        try:
+            auth = await client.auth_test()
+        except Exception as error:
+            raise ConfigError(
+                f"Slack did not accept SLACK_BOT_TOKEN at {self.settings.slack_api_url}: {error}"
+            ) from None
+        workspace = f"slack:{auth['team_id']}"
+        await self.people.ensure_workspace(
+            key=workspace, platform="slack", name=auth.get("team", ""), at=self.clock.now()
+        )
+        # Posting never auto-retries inside slack_sdk: the delivery engine decides, after reconciling.
+        messenger = SlackMessenger(self._slack_client(token, retry_handlers=[]))
+        directory = SlackDirectory(workspace=workspace, client=client, people=self.people, clock=self.clock)
+        services = SlackServices(
+            announcing=Announcing(
+                workspace=workspace,
+                changes=self.changes,
+                directory=directory,
+                clock=self.clock,
+                announcers=self.settings.announcers,
+                on_published=self.wake_dispatcher,
+            ),
+            reporting=Reporting(workspace=workspace, changes=self.changes, admins=self.settings.admins),
+            acknowledging=Acknowledging(queue=self.queue, messenger=messenger, clock=self.clock),
+            directory=directory,
+        )
+        return Slack(workspace, client, directory, messenger, services)
+
+    def _slack_client(self, token: str, **options: Any) -> AsyncWebClient:
+        return AsyncWebClient(
+            token=token,
+            base_url=self.settings.slack_api_url,
+            session=self._http,
+            timeout=SLACK_TIMEOUT,
+            **options,
+        )
+
+    def web_app(self) -> web.Application:
+        slack = None
+        if self.slack is not None:
+            assert self.settings.slack_signing_secret is not None
+            secret = self.settings.slack_signing_secret.get_secret_value()
+            slack = build_app(client=self.slack.client, signing_secret=secret, services=self.slack.services)
+        return build_web(slack=slack, database_ok=self.database_ok)
+
+    async def database_ok(self) -> bool:
+        try:
+            await self.db.ping()
+        except Exception:
+            return False
+        return True
+
+    def start_ticks(self) -> None:
+        """Run the tick jobs in this process (`serve` and `worker`)."""
+        now = datetime.now(UTC)
+        self.scheduler.add_job(
+            self.dispatcher.drain,
+            "interval",
+            seconds=DISPATCH_POLL.total_seconds(),
+            id="dispatch",
+            next_run_time=now,
+            max_instances=1,
+            coalesce=True,
+        )
+        if self.slack is not None:
+            self.scheduler.add_job(
+                self.slack.directory.sync,
+                "interval",
+                seconds=DIRECTORY_REFRESH.total_seconds(),
+                id="directory",
+                next_run_time=now,
+                max_instances=1,
+                coalesce=True,
+            )
+        self.scheduler.start()
+
+    def wake_dispatcher(self) -> None:
+        job = self.scheduler.get_job("dispatch") if self.scheduler.running else None
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
+
+    async def close(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._http is not None:
+            await self._http.close()
+        if hasattr(self, "db"):
+            await self.db.close()

@@ -1,0 +1,243 @@
+"""Changes and their audience groups, and the aggregate queries behind `/change-status`."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot import model
+from bot.model import ChangeState, DeliveryState
+from bot.ports import ChangeSummary, Excluded, PersonState, Recipient, TallyRow
+from store import audit
+from store.db import Database
+from store.tables import AudienceGroup, Change, Delivery, Person
+
+EDITABLE = ("announcer_id", "title", "what", "why", "effective_date", "ack_deadline", "customer_plan")
+EDITABLE = ("announcer_id", "title", "what", "why", "effective_date", "ack_deadline", "customer_plan")
+DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
+CHUNK = 5000
+
+
+def chunks(items: Iterator[dict[str, Any]], size: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+def key_to_id(key: str) -> int | None:
+    prefix, _, number = key.strip().upper().partition("-")
+    return int(number) if prefix == "CHG" and number.isdigit() else None
+
+
+def to_domain(row: Change, groups: Sequence[AudienceGroup]) -> model.Change:
+    return model.Change(
+        id=row.id,
+        key=f"CHG-{row.id}",
+        workspace=row.workspace,
+        announcer_id=row.announcer_id,
+        title=row.title,
+        what=row.what,
+        why=row.why,
+        effective_date=row.effective_date,
+        ack_deadline=row.ack_deadline,
+        customer_impact=model.CustomerImpact(row.customer_impact),
+        customer_plan=row.customer_plan,
+        state=ChangeState(row.state),
+        published_at=row.published_at,
+        groups=[
+            model.AudienceGroup(
+                name=g.name,
+                today=g.today,
+                from_effective=g.from_effective,
+                user_ids=tuple(g.user_ids),
+                usergroup_ids=tuple(g.usergroup_ids),
+                channel_ids=tuple(g.channel_ids),
+            )
+            for g in sorted(groups, key=lambda g: g.position)
+        ],
+    )
+
+
+class SqlChangeStore:
+    """Implements `bot.ports.ChangeStore`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def _groups(self, session: AsyncSession, row: Change) -> list[AudienceGroup]:
+        return list(
+            await session.scalars(select(AudienceGroup).where(col(AudienceGroup.change_id) == row.id))
+        )
+
+    async def _load(self, session: AsyncSession, row: Change | None) -> model.Change | None:
+        return None if row is None else to_domain(row, await self._groups(session, row))
+
+    async def get_by_id(self, change_id: int) -> model.Change | None:
+        async with self.db.sessions() as session:
+            return await self._load(session, await session.get(Change, change_id))
+
+    async def get(self, key: str) -> model.Change | None:
+        change_id = key_to_id(key)
+        return None if change_id is None else await self.get_by_id(change_id)
+
+    async def save_draft(self, change: model.Change, *, draft_ref: str, at: datetime) -> model.Change:
+        fields = {name: getattr(change, name) for name in EDITABLE} | {
+            "customer_impact": change.customer_impact.value
+        }
+        async with self.db.transaction() as session:
+            row = await session.scalar(select(Change).where(col(Change.draft_ref) == draft_ref))
+            if row is not None and row.state != ChangeState.DRAFT:  # published meanwhile: keep it as it is
+                return to_domain(row, await self._groups(session, row))
+            first = row is None
+            if row is None:
+                row = Change.model_validate(
+                    fields | {"draft_ref": draft_ref, "created_at": at, "workspace": change.workspace}
+                )
+            else:
+                row.sqlmodel_update(fields)
+            session.add(row)
+            await session.flush()
+            assert row.id is not None
+            await session.execute(delete(AudienceGroup).where(col(AudienceGroup.change_id) == row.id))
+            session.add_all(
+                AudienceGroup(
+                    change_id=row.id,
+                    position=position,
+                    name=group.name,
+                    today=group.today,
+                    from_effective=group.from_effective,
+                    user_ids=list(group.user_ids),
+                    usergroup_ids=list(group.usergroup_ids),
+                    channel_ids=list(group.channel_ids),
+                )
+                for position, group in enumerate(change.groups)
+            )
+            if first:
+                drafted = audit.event("change.drafted", actor=change.announcer_id, at=at, change_id=row.id)
+                await audit.write(session, [drafted])
+            await session.flush()
+            return to_domain(row, await self._groups(session, row))
+
+    async def publish(
+        self,
+        change: model.Change,
+        recipients: Sequence[Recipient],
+        excluded: Sequence[Excluded],
+        *,
+        at: datetime,
+    ) -> bool:
+        async with self.db.transaction() as session:
+            claimed = await session.execute(
+                update(Change)
+                .where(col(Change.id) == change.id, col(Change.state) == ChangeState.DRAFT)
+                .values(state=ChangeState.PUBLISHED, published_at=at)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            queued = (
+                {
+                    "change_id": change.id,
+                    "user_id": r.user_id,
+                    "group_mask": r.group_mask,
+                    "state": DeliveryState.QUEUED,
+                    "due_at": at,
+                    "last_error": None,
+                }
+                for r in recipients
+            )
+            skipped = (
+                {
+                    "change_id": change.id,
+                    "user_id": e.user_id,
+                    "group_mask": e.group_mask,
+                    "state": DeliveryState.EXCLUDED,
+                    "due_at": None,
+                    "last_error": e.reason.value,
+                }
+                for e in excluded
+            )
+            for rows in (queued, skipped):
+                for chunk in chunks(rows):
+                    await session.execute(insert(DELIVERY), chunk)
+            await audit.write(
+                session,
+                [
+                    audit.event(
+                        "change.published",
+                        actor=change.announcer_id,
+                        at=at,
+                        change_id=change.id,
+                        recipients=len(recipients),
+                        excluded=len(excluded),
+                    )
+                ],
+            )
+            return True
+
+    async def visible_to(self, *, workspace: str, user_id: str, admin: bool) -> list[ChangeSummary]:
+        acknowledged = func.count(col(Delivery.acknowledged_at))
+        targeted = func.count(col(Delivery.id)).filter(col(Delivery.state) != DeliveryState.EXCLUDED)
+        query = (
+            select(col(Change.id), col(Change.title), col(Change.state), targeted, acknowledged)
+            .outerjoin(Delivery, col(Delivery.change_id) == col(Change.id))
+            .where(col(Change.workspace) == workspace, col(Change.state) != ChangeState.DRAFT)
+            .group_by(col(Change.id))
+            .order_by(col(Change.id).desc())
+            .limit(25)
+        )
+        if not admin:
+            query = query.where(col(Change.announcer_id) == user_id)
+        async with self.db.sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [ChangeSummary(f"CHG-{id_}", title, state, n, acked) for id_, title, state, n, acked in rows]
+
+    async def tally(self, change_id: int) -> list[TallyRow]:
+        acked = col(Delivery.acknowledged_at).is_not(None)
+        query = (
+            select(col(Delivery.group_mask), col(Delivery.state), acked, func.count())
+            .where(col(Delivery.change_id) == change_id)
+            .group_by(col(Delivery.group_mask), col(Delivery.state), acked)
+        )
+        async with self.db.sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [TallyRow(mask, DeliveryState(state), bool(ack), n) for mask, state, ack, n in rows]
+
+    async def people_in(
+        self, change_id: int, *, states: Collection[DeliveryState], acknowledged: bool, limit: int
+    ) -> list[PersonState]:
+        ack = col(Delivery.acknowledged_at)
+        query = (
+            select(
+                col(Delivery.user_id),
+                col(Person.name),
+                col(Delivery.group_mask),
+                col(Delivery.state),
+                col(Delivery.last_error),
+            )
+            .join(Change, col(Change.id) == col(Delivery.change_id))
+            .outerjoin(
+                Person,
+                and_(
+                    col(Person.workspace) == col(Change.workspace),
+                    col(Person.user_id) == col(Delivery.user_id),
+                ),
+            )
+            .where(
+                col(Delivery.change_id) == change_id,
+                col(Delivery.state).in_(list(states)),
+                ack.is_not(None) if acknowledged else ack.is_(None),
+            )
+            .order_by(col(Person.name), col(Delivery.user_id))
+            .limit(limit)
+        )
+        async with self.db.sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [
+            PersonState(user_id, name or user_id, mask, DeliveryState(state), error)
+            for user_id, name, mask, state, error in rows
+        ]

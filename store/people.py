@@ -1,0 +1,110 @@
+"""The cached directory: people per workspace, synced from the platform, read in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime
+from itertools import islice
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col
+
+from bot import model
+from store.db import Database
+from store.tables import Person, Workspace
+
+PERSON = Person.__table__  # type: ignore[attr-defined]
+SYNCED = ("name", "email", "tz", "active", "is_bot", "updated_at")  # what a platform sync owns
+CHUNK = 2000
+
+
+def to_domain(row: Person) -> model.Person:
+    return model.Person(
+        user_id=row.user_id,
+        name=row.name,
+        email=row.email,
+        tz=row.tz,
+        active=row.active,
+        is_bot=row.is_bot,
+        department=row.department,
+        manager_id=row.manager_id,
+    )
+
+
+class SqlPeople:
+    """People and workspaces; `upsert_synced` leaves org-chart fields (manager, department) alone."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._insert = sqlite_insert if db.is_sqlite else pg_insert
+
+    async def ensure_workspace(self, *, key: str, platform: str, name: str, at: datetime) -> None:
+        async with self.db.transaction() as session:
+            table = Workspace.__table__  # type: ignore[attr-defined]
+            statement = self._insert(table).values(key=key, platform=platform, name=name, installed_at=at)
+            await session.execute(
+                statement.on_conflict_do_update(index_elements=["key"], set_={"name": name})
+            )
+
+    async def workspace(self, key: str) -> Workspace | None:
+        async with self.db.sessions() as session:
+            return await session.get(Workspace, key)
+
+    async def upsert_synced(self, workspace: str, people: Iterable[model.Person], *, at: datetime) -> int:
+        """Insert or refresh people from a platform sync; returns how many were written."""
+        written = 0
+        rows = (
+            {
+                "workspace": workspace,
+                "user_id": p.user_id,
+                "name": p.name,
+                "email": p.email,
+                "tz": p.tz,
+                "active": p.active,
+                "is_bot": p.is_bot,
+                "updated_at": at,
+            }
+            for p in people
+        )
+        async with self.db.transaction() as session:
+            while chunk := list(islice(rows, CHUNK)):
+                statement = self._insert(PERSON).values(chunk)
+                statement = statement.on_conflict_do_update(
+                    index_elements=["workspace", "user_id"], set_={k: statement.excluded[k] for k in SYNCED}
+                )
+                await session.execute(statement)
+                written += len(chunk)
+        return written
+
+    async def finish_sync(self, workspace: str, *, started_at: datetime, at: datetime) -> int:
+        """People the sync that began at `started_at` did not see have left: mark them inactive."""
+        async with self.db.transaction() as session:
+            gone = await session.execute(
+                update(Person)
+                .where(
+                    col(Person.workspace) == workspace,
+                    col(Person.updated_at) < started_at,
+                    col(Person.active),
+                )
+                .values(active=False, updated_at=at)
+            )
+            await session.execute(
+                update(Workspace).where(col(Workspace.key) == workspace).values(directory_synced_at=at)
+            )
+        return gone.rowcount  # type: ignore[attr-defined]
+
+    async def get_many(self, workspace: str, user_ids: Collection[str]) -> dict[str, model.Person]:
+        ids = list(user_ids)
+        found: dict[str, model.Person] = {}
+        async with self.db.sessions() as session:
+            for start in range(0, len(ids), CHUNK):
+                rows = await session.scalars(
+                    select(Person).where(
+                        col(Person.workspace) == workspace,
+                        col(Person.user_id).in_(ids[start : start + CHUNK]),
+                    )
+                )
+                found.update((row.user_id, to_domain(row)) for row in rows)
+        return found

@@ -1,0 +1,119 @@
+"""SQLModel tables. The domain types live in `bot.model`; repositories translate between the two.
+
+A delivery's audience groups are the bits of `group_mask` (bit n = the group at position n), so the
+per-group status is one GROUP BY over a change's deliveries. `due_at` says when a row next needs a
+worker: queued rows when they may be (re)sent, sending rows when their lease expires; NULL once settled.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from store.types import UTCDateTime
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, so big ids are plain INTEGER there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utc(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class Workspace(SQLModel, table=True):
+    key: str = Field(primary_key=True, max_length=64)  # "slack:T001"
+    platform: str = Field(max_length=16)
+    name: str = ""
+    directory_synced_at: datetime | None = utc(default=None)
+    installed_at: datetime = utc()
+
+
+class Person(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace: str = Field(max_length=64)
+    user_id: str = Field(max_length=64)
+    name: str = ""
+    email: str | None = Field(default=None, index=True)
+    tz: str | None = None
+    active: bool = True
+    is_bot: bool = False
+    department: str | None = None
+    manager_id: str | None = None
+    updated_at: datetime = utc()
+
+
+class Change(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace: str = Field(max_length=64, index=True)
+    announcer_id: str = Field(max_length=64, index=True)
+    title: str
+    what: str
+    why: str = ""
+    effective_date: date
+    ack_deadline: date
+    customer_impact: str = Field(default="none", max_length=16)
+    customer_plan: str = ""
+    state: str = Field(default="draft", max_length=16)
+    draft_ref: str | None = Field(default=None, unique=True, max_length=64)
+    created_at: datetime = utc()
+    published_at: datetime | None = utc(default=None)
+
+
+class AudienceGroup(SQLModel, table=True):
+    __tablename__ = "audience_group"
+    __table_args__ = (UniqueConstraint("change_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    change_id: int = Field(foreign_key="change.id", ondelete="CASCADE")
+    position: int
+    name: str
+    today: str = ""
+    from_effective: str
+    user_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    usergroup_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    channel_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Delivery(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("change_id", "user_id"),
+        # Only rows that still need a worker are indexed: settled rows have due_at NULL.
+        Index(
+            "ix_delivery_due",
+            "due_at",
+            postgresql_where=text("due_at IS NOT NULL"),
+            sqlite_where=text("due_at IS NOT NULL"),
+        ),
+        Index("ix_delivery_tally", "change_id", "state", "group_mask"),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    change_id: int = Field(foreign_key="change.id", ondelete="CASCADE")
+    user_id: str = Field(max_length=64)
+    group_mask: int = Field(sa_type=BigInteger)
+    state: str = Field(max_length=16)
+    last_error: str | None = None
+    attempts: int = 0
+    unsure: bool = False  # an attempt may have reached the platform: reconcile before resending
+    due_at: datetime | None = utc(default=None)
+    channel: str | None = Field(default=None, max_length=64)
+    ts: str | None = Field(default=None, max_length=64)
+    sent_at: datetime | None = utc(default=None)
+    acknowledged_at: datetime | None = utc(default=None)
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    at: datetime = utc()
+    kind: str = Field(max_length=48)
+    actor: str = Field(max_length=64)
+    change_id: int | None = Field(default=None, index=True)
+    delivery_id: int | None = Field(default=None, sa_type=BigInteger)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,79 @@
+"""A running Realign (real aiohttp app, real scheduler) wired to the Slack fake through SLACK_API_URL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from realign.runtime import Runtime
+from realign.settings import Settings
+from store.db import Database
+from tests.conftest import FakeClock
+from tests.e2e.slack_driver import SECRET, SlackDriver
+from tests.fakes.slack_api import FakeSlack
+
+
+@dataclass
+class Realign:
+    runtime: Runtime
+    slack: SlackDriver
+
+    @property
+    def db(self) -> Database:
+        return self.runtime.db
+
+
+async def eventually(check: Callable[[], Any], *, within: float = 10.0) -> None:
+    """Wait until `check()` is true (work happens in the background), or fail with what it was."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still not true after {within}s: {check}")
+        await asyncio.sleep(0.05)
+
+
+def settings(database_url: str, slack: FakeSlack, **extra: Any) -> Settings:
+    values = {
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.url,
+        "SLACK_POST_RATE": 500,
+        **extra,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def realign_settings() -> dict[str, Any]:
+    """Extra settings for the `realign` fixture; override in a test module."""
+    return {}
+
+
+@pytest.fixture
+async def realign(
+    database_url: str, slack: FakeSlack, clock: FakeClock, realign_settings: dict[str, Any]
+) -> AsyncIterator[Realign]:
+    runtime = Runtime(settings(database_url, slack, **realign_settings), clock=clock)
+    await runtime.open()
+    server = TestServer(runtime.web_app(), host="127.0.0.1")
+    await server.start_server()
+    runtime.start_ticks()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Realign(runtime, SlackDriver(base_url=str(server.make_url("/")), slack=slack, http=http))
+    finally:
+        await server.close()
+        await runtime.close()

@@ -1,0 +1,388 @@
+"""A fake Slack Web API speaking real HTTP on 127.0.0.1, for tests and benchmarks.
+
+The product reaches it only through `AsyncWebClient(base_url=fake.url)`, so it answers as Slack does
+on the wire: 200 + `{"ok": ...}`, 429 + `Retry-After`, bare HTML pages for injected 5xx.
+Standalone: `python -m tests.fakes.slack_api --port 0 [--latency S] [--rate-limit METHOD=PER_SECOND]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import signal
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.slack_state import Message, Params, SlackError, Workspace
+
+# Fields that form-encoded posts carry as JSON strings.
+JSON_FIELDS = ("blocks", "metadata", "view")
+
+
+@dataclass(slots=True)
+class Call:
+    """One Web API request the fake received, with its merged query, form and JSON params."""
+
+    method: str
+    params: Params
+    at: float  # time.monotonic()
+
+
+@dataclass
+class _Bucket:
+    """Workspace-wide token bucket for one method: `rate` tokens a second, burst of max(1, rate)."""
+
+    rate: float
+    retry_after: int
+    capacity: float = field(init=False)
+    tokens: float = field(init=False)
+    stamp: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.capacity = self.tokens = max(1.0, self.rate)
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@dataclass
+class _Fault:
+    """A scheduled misbehaviour for the next `times` calls: sleep, then maybe answer HTTP `status`."""
+
+    times: int
+    after_effect: bool  # apply the call's effect before misbehaving
+    status: int | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class _ErrorRule:
+    code: str
+    when: Callable[[Params], bool] | None
+    times: int | None  # None: for ever
+
+
+@dataclass
+class _FailRatio:
+    ratio: float
+    status: int
+    rng: random.Random
+
+
+class FakeSlack:
+    """The fake server: a `Workspace` behind HTTP, with call recording and fault injection."""
+
+    def __init__(
+        self,
+        *,
+        token: str | None = "xoxb-test",
+        team_id: str = "T001",
+        bot_user_id: str = "UBOT",
+        record_calls: bool = True,
+    ) -> None:
+        self.token = token
+        self.workspace = Workspace(team_id=team_id, bot_user_id=bot_user_id)
+        self.record_calls = record_calls  # off in benchmarks: `call_counts` is enough there
+        self.calls: list[Call] = []
+        self.call_counts: Counter[str] = Counter()
+        self.rate_limited = 0
+        self.latency = 0.0
+        self.url = ""
+        self.responses: list[dict[str, Any]] = []  # bodies posted to response_url(...)
+        self._buckets: dict[str, _Bucket] = {}
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._errors: dict[str, list[_ErrorRule]] = {}
+        self._fail_ratios: dict[str, _FailRatio] = {}
+        self._runner: web.AppRunner | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self, *, port: int = 0) -> FakeSlack:
+        """Serve on 127.0.0.1 (a free port by default) and set `url` to the `/api/` base URL."""
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle)
+        app.router.add_get("/_fake/stats", self._stats)
+        app.router.add_post("/_fake/users", self._add_users)
+        app.router.add_post("/_fake/config", self._configure)
+        app.router.add_post("/_response/{key}", self._response)
+        # Cancelling a handler whose client gave up makes `slow(after_effect=False)` leave no effect;
+        # the short shutdown keeps a sleeping `slow` call from holding up stop().
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        host, bound_port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{bound_port}/api/"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlack:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # --- seeding and inspection --------------------------------------------------------------------
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        tz: str = "Europe/London",
+        tz_offset: int | None = None,
+        deleted: bool = False,
+        is_bot: bool = False,
+    ) -> dict[str, Any]:
+        """Add or replace a member; returns the live dict users.list shows (edit it to change the user)."""
+        return self.workspace.add_user(
+            user_id, name=name, email=email, tz=tz, tz_offset=tz_offset, deleted=deleted, is_bot=is_bot
+        )
+
+    def add_users(self, count: int, *, prefix: str = "U", start: int = 0, tz: str = "Europe/London") -> int:
+        """Add `count` users `U00000000`, `U00000001`, ... in bulk; returns `count`."""
+        return self.workspace.add_users(count, prefix=prefix, start=start, tz=tz)
+
+    def add_usergroup(self, group_id: str, handle: str, users: list[str], *, name: str | None = None) -> None:
+        self.workspace.add_usergroup(group_id, handle, users, name=name)
+
+    def add_channel(self, channel_id: str, members: list[str], *, name: str | None = None) -> None:
+        self.workspace.add_channel(channel_id, members, name=name)
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+    def dms_to(self, user_id: str) -> list[Message]:
+        """Messages posted into the user's DM (given as user id or DM id), in posting order."""
+        return self.workspace.messages_in(user_id if user_id.startswith("D") else f"D{user_id}")
+
+    def messages_in(self, channel_id: str) -> list[Message]:
+        return self.workspace.messages_in(channel_id)
+
+    @property
+    def views(self) -> dict[str, dict[str, Any]]:
+        """View id -> latest view opened, pushed or updated."""
+        return self.workspace.views
+
+    @property
+    def ephemerals(self) -> list[dict[str, Any]]:
+        """chat.postEphemeral payloads, in order."""
+        return self.workspace.ephemerals
+
+    def response_url(self, key: str) -> str:
+        """A `response_url` to put in interaction payloads; what is posted there lands in `responses`."""
+        return self.url.replace("/api/", f"/_response/{key}")
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "calls": dict(self.call_counts),
+            "dm_counts": self.workspace.dm_counts(),
+            "rate_limited": self.rate_limited,
+        }
+
+    # --- fault injection ---------------------------------------------------------------------------
+
+    def rate_limit(self, method: str, per_second: float, *, retry_after: int = 1) -> None:
+        """Answer 429 + Retry-After (and do nothing) once the method's workspace-wide bucket is empty."""
+        self._buckets[method] = _Bucket(per_second, retry_after)
+
+    def fail(self, method: str, *, times: int = 1, status: int = 500, after_effect: bool = False) -> None:
+        """The next `times` calls answer HTTP `status`; with `after_effect` the effect happens anyway."""
+        self._faults.setdefault(method, deque()).append(_Fault(times, after_effect, status=status))
+
+    def fail_ratio(self, method: str, ratio: float, *, status: int = 500, seed: int = 0) -> None:
+        """A seeded random share of calls answer HTTP `status`, with no effect."""
+        self._fail_ratios[method] = _FailRatio(ratio, status, random.Random(seed))
+
+    def slow(self, method: str, *, seconds: float, times: int = 1, after_effect: bool = True) -> None:
+        """The next `times` calls answer after `seconds`; with `after_effect` the effect happens first,
+        without it only after the sleep, and not at all if the client gives up (outcome unknown vs. none)."""
+        self._faults.setdefault(method, deque()).append(_Fault(times, after_effect, seconds=seconds))
+
+    def error(
+        self,
+        method: str,
+        code: str,
+        *,
+        when: Callable[[Params], bool] | None = None,
+        times: int | None = None,
+    ) -> None:
+        """Answer `{"ok": false, "error": code}` (no effect) to calls whose params match `when`."""
+        self._errors.setdefault(method, []).append(_ErrorRule(code, when, times))
+
+    # --- request handling --------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _read_params(request)
+        self.call_counts[method] += 1
+        if self.record_calls:
+            self.calls.append(Call(method, params, time.monotonic()))
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if denied := self._auth_error(request):
+            return _slack_error(denied)
+        bucket = self._buckets.get(method)
+        if bucket is not None and not bucket.take():
+            self.rate_limited += 1
+            return _rate_limited(bucket.retry_after)
+        if code := self._injected_error(method, params):
+            return _slack_error(code)
+        ratio = self._fail_ratios.get(method)
+        if ratio is not None and ratio.rng.random() < ratio.ratio:
+            return _http_error(ratio.status)
+        fault = self._next_fault(method)
+        return self._answer(method, params) if fault is None else await self._misbehave(fault, method, params)
+
+    def _answer(self, method: str, params: Params) -> web.Response:
+        handler = self.workspace.methods.get(method)
+        if handler is None:
+            return _slack_error("unknown_method")
+        try:
+            return web.json_response({"ok": True, **handler(params)})
+        except SlackError as error:
+            return _slack_error(error.code)
+
+    async def _misbehave(self, fault: _Fault, method: str, params: Params) -> web.Response:
+        answer = self._answer(method, params) if fault.after_effect else None
+        if fault.seconds:
+            await asyncio.sleep(fault.seconds)
+        if fault.status is not None:
+            return _http_error(fault.status)
+        return answer if answer is not None else self._answer(method, params)
+
+    def _auth_error(self, request: web.Request) -> str | None:
+        if self.token is None:
+            return None
+        header = request.headers.get("Authorization")
+        if header is None:
+            return "not_authed"
+        return None if header == f"Bearer {self.token}" else "invalid_auth"
+
+    def _injected_error(self, method: str, params: Params) -> str | None:
+        for rule in self._errors.get(method, ()):
+            if rule.times != 0 and (rule.when is None or rule.when(params)):
+                if rule.times is not None:
+                    rule.times -= 1
+                return rule.code
+        return None
+
+    def _next_fault(self, method: str) -> _Fault | None:
+        queue = self._faults.get(method)
+        if not queue:
+            return None
+        fault = queue[0]
+        fault.times -= 1
+        if fault.times <= 0:
+            queue.popleft()
+        return fault
+
+    # --- control API, for a fake running in another process ---------------------------------------
+
+    async def _response(self, request: web.Request) -> web.Response:
+        self.responses.append({"key": request.match_info["key"], **await request.json()})
+        return web.Response(text="ok")
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats())
+
+    async def _add_users(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        created = self.add_users(
+            int(body["count"]),
+            prefix=body.get("prefix", "U"),
+            start=int(body.get("start", 0)),
+            tz=body.get("tz", "Europe/London"),
+        )
+        return web.json_response({"ok": True, "created": created})
+
+    async def _configure(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if "latency" in body:
+            self.latency = float(body["latency"])
+        if limit := body.get("rate_limit"):
+            self.rate_limit(
+                limit["method"], float(limit["per_second"]), retry_after=int(limit.get("retry_after", 1))
+            )
+        return web.json_response({"ok": True})
+
+
+async def _read_params(request: web.Request) -> Params:
+    """Merge query, form and JSON params, decoding the JSON strings that form posts carry."""
+    params: Params = dict(request.query)
+    if request.body_exists:
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        else:
+            params.update(await request.post())
+    for key in JSON_FIELDS:
+        value = params.get(key)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):  # left a string, the method rejects it as Slack would
+                params[key] = json.loads(value)
+    return params
+
+
+def _slack_error(code: str) -> web.Response:
+    return web.json_response({"ok": False, "error": code})
+
+
+def _rate_limited(retry_after: int) -> web.Response:
+    body = {"ok": False, "error": "ratelimited"}
+    return web.json_response(body, status=429, headers={"Retry-After": str(retry_after)})
+
+
+def _http_error(status: int) -> web.Response:
+    """An injected failure, shaped like the HTML error page a proxy in front of Slack returns."""
+    page = f"<html><body><h1>{status} {HTTPStatus(status).phrase}</h1></body></html>"
+    return web.Response(status=status, text=page, content_type="text/html")
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every call")
+    parser.add_argument("--token", default=None, help="bot token to require (default: accept any)")
+    parser.add_argument(
+        "--rate-limit", action="append", default=[], metavar="METHOD=PER_SECOND", help="repeatable"
+    )
+    return parser.parse_args()
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    fake = FakeSlack(token=args.token, record_calls=False)
+    fake.latency = args.latency
+    for spec in args.rate_limit:
+        method, _, per_second = spec.partition("=")
+        fake.rate_limit(method, float(per_second))
+    await fake.start(port=args.port)
+    print(fake.url, flush=True)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+    await fake.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve(_parse_args()))
