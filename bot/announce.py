@@ -208,7 +208,19 @@ class Announcing:
         change = await self.draft(key=key, user_id=user_id)
         if change.state is not ChangeState.DRAFT:
             return Published(change, 0, first=False)
+        form = Basics(
+            change.title,
+            change.what,
+            change.why,
+            change.effective_date,
+            change.ack_deadline,
+            change.customer_impact,
+            change.customer_plan,
+        )
+        validate_basics(form, today=await self.today_for(user_id))  # an old draft may have gone stale
         resolution = await resolve(change.groups, directory=self.directory, announcer_id=user_id)
+        if not resolution.recipients:
+            raise InvalidInput({"people": copy.AUDIENCE_EMPTY})
         first = await self.changes.publish(
             change, resolution.recipients, resolution.excluded, at=self.clock.now()
         )

@@ -54,6 +54,7 @@ STATUS_PENDING_TITLE = "Still pending ({count})"
 STATUS_FAILED_TITLE = "Could not be delivered ({count})"
 STATUS_AND_MORE = "…and {count} more"
 PUBLISHED = "{key} is published: sending to {count} people now."
+PUBLISHING = "Publishing {key}… this takes a few seconds for a large audience."
 
 
 def day(value: date) -> str:

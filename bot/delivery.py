@@ -59,8 +59,13 @@ class Dispatcher:
         self.clock = clock
         self.tuning = tuning
         self._slots = asyncio.Semaphore(tuning.in_flight)
+        self._stopping = False
         self._changes: dict[int, Change] = {}
         self._announcements: dict[tuple[int, int], Announcement] = {}
+
+    def stop(self) -> None:
+        """Finish the batches in hand, claim no more (a graceful shutdown)."""
+        self._stopping = True
 
     async def drain(self) -> int:
         """Deliver everything due; returns how many deliveries were settled."""
@@ -69,7 +74,7 @@ class Dispatcher:
 
     async def _lane(self) -> int:
         settled = 0
-        while True:
+        while not self._stopping:
             claims = await self.queue.claim(
                 now=self.clock.now(), limit=self.tuning.batch, lease=self.tuning.lease
             )
@@ -78,6 +83,7 @@ class Dispatcher:
             outcomes = await asyncio.gather(*(self._deliver(claim) for claim in claims))
             await self.queue.settle(outcomes, now=self.clock.now())
             settled += len(outcomes)
+        return settled
 
     async def _change(self, change_id: int) -> Change:
         if change_id not in self._changes:

@@ -10,12 +10,12 @@ import sys
 from collections.abc import Sequence
 
 from aiohttp import web
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from bot.errors import ConfigError
 from realign import settings as config
 from realign.runtime import Runtime
-from store.db import parse_url
 from store.migrate import upgrade
 
 log = logging.getLogger("realign")
@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _describe(error: DBAPIError, url: str) -> str:
-    where = parse_url(url).render_as_string(hide_password=True)
+    where = make_url(url).render_as_string(hide_password=True)
     reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
     return f"cannot use the database {where}: {reason}"
 

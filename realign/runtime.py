@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +40,7 @@ from store.people import SqlPeople
 log = logging.getLogger(__name__)
 DISPATCH_POLL = timedelta(seconds=1)  # how soon a worker notices deliveries published by another process
 DIRECTORY_REFRESH = timedelta(hours=1)
+GRACE = timedelta(seconds=15)  # how long shutdown waits for batches in hand
 SLACK_TIMEOUT = 10  # seconds; slack_sdk takes whole seconds
 
 
@@ -63,6 +65,7 @@ class Runtime:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.slack: Slack | None = None
         self._http: aiohttp.ClientSession | None = None
+        self._running: set[asyncio.Task[Any]] = set()
 
     async def open(self) -> None:
         """Bring the database up to date, connect, and log in to the platforms that are configured."""
@@ -148,27 +151,33 @@ class Runtime:
 
     def start_ticks(self) -> None:
         """Run the tick jobs in this process (`serve` and `worker`)."""
-        now = datetime.now(UTC)
+        self._every(DISPATCH_POLL, self.dispatcher.drain, "dispatch")
+        if self.slack is not None:
+            self._every(DIRECTORY_REFRESH, self.slack.directory.sync, "directory")
+        self.scheduler.start()
+
+    def _every(self, interval: timedelta, job: Callable[[], Awaitable[Any]], name: str) -> None:
+        async def tick() -> None:
+            # Tracked so close() can stop it before the database and HTTP session go away.
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await job()
+            except Exception:
+                log.exception("tick job %s failed; it runs again in %s", name, interval)
+            finally:
+                self._running.discard(task)
+
         self.scheduler.add_job(
-            self.dispatcher.drain,
+            tick,
             "interval",
-            seconds=DISPATCH_POLL.total_seconds(),
-            id="dispatch",
-            next_run_time=now,
+            seconds=interval.total_seconds(),
+            id=name,
+            next_run_time=datetime.now(UTC),
             max_instances=1,
             coalesce=True,
         )
-        if self.slack is not None:
-            self.scheduler.add_job(
-                self.slack.directory.sync,
-                "interval",
-                seconds=DIRECTORY_REFRESH.total_seconds(),
-                id="directory",
-                next_run_time=now,
-                max_instances=1,
-                coalesce=True,
-            )
-        self.scheduler.start()
 
     def wake_dispatcher(self) -> None:
         job = self.scheduler.get_job("dispatch") if self.scheduler.running else None
@@ -176,8 +185,16 @@ class Runtime:
             job.modify(next_run_time=datetime.now(UTC))
 
     async def close(self) -> None:
+        """Stop the ticks (cancelling and awaiting running jobs), then release connections."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if hasattr(self, "dispatcher"):
+            self.dispatcher.stop()
+        if self._running:  # let batches in hand settle, so nothing waits out a lease after a deploy
+            await asyncio.wait(self._running, timeout=GRACE.total_seconds())
+        for task in self._running:
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
         if self._http is not None:
             await self._http.close()
         if hasattr(self, "db"):

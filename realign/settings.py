@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     announcers: Names = Field(frozenset(), alias="REALIGN_ANNOUNCERS")
     admins: Names = Field(frozenset(), alias="REALIGN_ADMINS")
 
+    @field_validator("slack_bot_token", "slack_signing_secret", "microsoft_app_password", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        return value.strip() or None if isinstance(value, str) else value
+
     @field_validator("remind_after", "escalate_after", "sweep_interval", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
@@ -67,9 +72,12 @@ class Settings(BaseSettings):
         if value.strip().lower() == "always":
             return None
         match = HOURS.match(value.strip())
-        if not match or int(match[1]) > 23 or int(match[3]) > 24 or int(match[2]) > 59 or int(match[4]) > 59:
-            raise ValueError(f"'{value}' is not like 09:00-17:00 (or 'always')")
-        start, end = time(int(match[1]), int(match[2])), time(min(23, int(match[3])), int(match[4]))
+        try:
+            assert match is not None
+            start = time(int(match[1]), int(match[2]))
+            end = time.max if (match[3], match[4]) in (("24", "00"),) else time(int(match[3]), int(match[4]))
+        except (AssertionError, ValueError):
+            raise ValueError(f"'{value}' is not like 09:00-17:00 (or 'always')") from None
         return start, end
 
     @field_validator("announcers", "admins", mode="before")

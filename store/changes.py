@@ -19,7 +19,6 @@ from store.db import Database
 from store.tables import AudienceGroup, Change, Delivery, Person
 
 EDITABLE = ("announcer_id", "title", "what", "why", "effective_date", "ack_deadline", "customer_plan")
-EDITABLE = ("announcer_id", "title", "what", "why", "effective_date", "ack_deadline", "customer_plan")
 DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
 CHUNK = 5000
 

@@ -45,6 +45,7 @@ _SETTLE: dict[type, dict[str, Any]] = {
     },
     Failed: {"state": DeliveryState.FAILED, "due_at": None, "last_error": bindparam("s_error")},
     Retry: {
+        "attempts": bindparam("s_attempts"),
         "state": DeliveryState.QUEUED,
         "due_at": bindparam("s_due"),
         "unsure": bindparam("s_unsure"),
@@ -61,7 +62,14 @@ def _params(outcome: Outcome, now: datetime) -> dict[str, Any]:
     elif isinstance(result, Failed):
         params |= {"s_error": result.reason}
     else:
-        params |= {"s_due": outcome.retry_at or now, "s_unsure": result.unsure, "s_error": result.reason}
+        # A 429 is the workspace's limit, not this recipient's trouble: it does not use up an attempt.
+        attempts = outcome.claim.attempt - 1 if result.rate_limited else outcome.claim.attempt
+        params |= {
+            "s_due": outcome.retry_at or now,
+            "s_unsure": result.unsure,
+            "s_error": result.reason,
+            "s_attempts": attempts,
+        }
     return params
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from bot.status import Reporting
 
 log = logging.getLogger(__name__)
 Ack = Callable[..., Awaitable[Any]]
+ACK_BUDGET = 2.0  # seconds of Slack's 3 spent waiting for a publish to finish
+UPDATE_AFTER_ACK = 1.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,17 @@ async def _skip_retried_commands(
     if req.headers.get("x-slack-retry-num") and req.body.get("command"):
         return BoltResponse(status=200, body="")
     return await next()
+
+
+async def _publish(announcing: Announcing, *, key: str, user_id: str) -> dict[str, Any]:
+    """Publish and return the modal that tells the announcer how it went."""
+    try:
+        published = await announcing.publish(key=key, user_id=user_id)
+    except RealignError as error:
+        return render.published_modal(key, 0, note=str(error))
+    if not published.first:
+        return render.published_modal(key, 0, note=copy.ALREADY_PUBLISHED.format(key=key))
+    return render.published_modal(key, published.recipients)
 
 
 async def _errors(ack: Ack, error: RealignError, *, field: str) -> None:
@@ -99,19 +113,16 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         key = translate.meta(view)["key"]
-        # Answer Slack at once; writing a large outbox may take longer than its 3 seconds.
-        await ack(
-            response_action="update",
-            view=render.published_modal(key, 0) | {"title": render.text("Publishing…")},
-        )
-        try:
-            published = await announcing.publish(key=key, user_id=body["user"]["id"])
-            done = render.published_modal(key, published.recipients)
-            if not published.first:
-                done["blocks"] = [render.section(copy.ALREADY_PUBLISHED.format(key=key))]
-        except RealignError as error:
-            done = render.published_modal(key, 0) | {"blocks": [render.section(str(error))]}
-        await client.views_update(view_id=view["id"], view=done)
+        publishing = asyncio.ensure_future(_publish(announcing, key=key, user_id=body["user"]["id"]))
+        done, _ = await asyncio.wait({publishing}, timeout=ACK_BUDGET)
+        if done:
+            await ack(response_action="update", view=publishing.result())
+            return
+        # A very large outbox: answer Slack in time, then show the outcome once it is written.
+        await ack(response_action="update", view=render.publishing_modal(key))
+        outcome = await publishing
+        await asyncio.sleep(UPDATE_AFTER_ACK)  # let Slack apply the first answer before replacing it
+        await client.views_update(view_id=view["id"], view=outcome)
 
     @app.action(render.ACK_ACTION)
     async def acknowledge_clicked(

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Collection
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
@@ -16,6 +17,7 @@ from store.people import SqlPeople
 
 log = logging.getLogger(__name__)
 PAGE = 200
+MISS_LOOKUPS = 20  # more cache misses than this wait for the next sync instead of users.info calls
 
 
 def person(member: dict[str, Any]) -> Person:
@@ -87,7 +89,24 @@ class SlackDirectory:
         return selected
 
     async def people(self, user_ids: Collection[str]) -> dict[str, Person]:
-        return await self.store.get_many(self.workspace, user_ids)
+        """From the cache; a few people who joined since the last sync are looked up one by one."""
+        found = await self.store.get_many(self.workspace, user_ids)
+        missing = [user_id for user_id in user_ids if user_id not in found]
+        if missing and len(missing) <= MISS_LOOKUPS:
+            fetched = [person(member) for member in await self._lookup(missing)]
+            await self.store.upsert_synced(self.workspace, fetched, at=self.clock.now())
+            found.update((p.user_id, p) for p in fetched)
+        return found
+
+    async def _lookup(self, user_ids: list[str]) -> list[dict[str, Any]]:
+        members = []
+        for user_id in user_ids:
+            try:
+                members.append((await self.client.users_info(user=user_id))["user"])
+            except SlackApiError as error:
+                if error.response.get("error") != "user_not_found":
+                    raise
+        return members
 
     async def usergroups(self) -> list[tuple[str, str]]:
         """(id, handle) of the workspace's enabled user groups, for pickers."""

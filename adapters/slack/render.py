@@ -207,12 +207,17 @@ def review_modal(review: Review) -> dict[str, Any]:
     return modal(REVIEW, "Review and publish", blocks[:100], submit="Publish", meta={"key": change.key})
 
 
-def published_modal(key: str, recipients: int) -> dict[str, Any]:
+def published_modal(key: str, recipients: int, *, note: str = "") -> dict[str, Any]:
     blocks = [
-        section(copy.PUBLISHED.format(key=key, count=recipients)),
+        section(note or copy.PUBLISHED.format(key=key, count=recipients)),
         context(f"Follow it with `/change-status {key}`."),
     ]
     return {"type": "modal", "title": text("Published"), "close": text("Done"), "blocks": blocks}
+
+
+def publishing_modal(key: str) -> dict[str, Any]:
+    blocks = [section(copy.PUBLISHING.format(key=key))]
+    return {"type": "modal", "title": text("Publishing…"), "close": text("Done"), "blocks": blocks}
 
 
 # --- /change-status -------------------------------------------------------------------------------

@@ -119,8 +119,17 @@ class SlackDriver:
         """The id of the view most recently opened by Realign."""
         return list(self.slack.views)[-1]
 
-    async def submit(self, user: str, view_id: str, values: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        view = self.slack.views[view_id]
+    async def submit(
+        self,
+        user: str,
+        view_id: str,
+        values: dict[str, dict[str, Any]],
+        *,
+        as_shown: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Submit the open view (or `as_shown`, a copy taken earlier, to replay a submission)."""
+        view = as_shown or self.slack.views[view_id]
         state = {"values": {block: {"value": element} for block, element in values.items()}}
         payload = {
             "type": "view_submission",
@@ -130,7 +139,7 @@ class SlackDriver:
             "trigger_id": "trigger-submit",
             "view": {**view, "id": view_id, "team_id": "T001", "state": state, "hash": "h"},
         }
-        reply = await self.interact(payload)
+        reply = await self.interact(payload, **options)
         assert reply.status == 200, reply
         answer = reply.json()
         if answer.get("response_action") == "update":  # what Slack does with the open modal

@@ -40,8 +40,8 @@ def basics(**overrides: Any) -> dict[str, dict[str, Any]]:
     return values | overrides
 
 
-async def announce(realign: Realign) -> str:
-    """Walk the modal as the announcer; returns the published change key."""
+async def announce(realign: Realign, *, publish: bool = True) -> str:
+    """Walk the modal as the announcer (up to review, or through publishing); returns the change key."""
     driver = realign.slack
     reply = await driver.command(ANNOUNCER, "/announce-change", "New on-call rota")
     assert reply.status == 200
@@ -85,6 +85,8 @@ async def announce(realign: Realign) -> str:
         and "*6 people in all*" in summary
     )
 
+    if not publish:
+        return "CHG-1"
     published = await driver.submit(ANNOUNCER, view, {})
     assert published["response_action"] == "update"
     await eventually(lambda: "sending to 6 people" in str(driver.slack.views[view]))

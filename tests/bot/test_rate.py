@@ -1,0 +1,188 @@
+"""The per-workspace send limiter: steady rate, bursts, pausing on 429 and recovering afterwards.
+
+Time is real monotonic time that a test can also skip ahead (`Monotonic.skip`); waits are real but short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import pytest
+
+from bot.rate import RateLimiter
+
+
+class Monotonic:
+    """The limiter's clock: real monotonic time plus whatever the test skipped."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def skip(self, seconds: float) -> None:
+        self.skipped += seconds
+
+
+@pytest.fixture
+def monotonic() -> Monotonic:
+    return Monotonic()
+
+
+async def slots_within(limiter: RateLimiter, seconds: float, *, senders: int = 1) -> int:
+    """How many slots `senders` concurrent callers get from the limiter within `seconds` of real time."""
+    taken = 0
+
+    async def keep_sending() -> None:
+        nonlocal taken
+        while True:
+            await limiter.acquire()
+            taken += 1
+
+    async def all_senders() -> None:
+        await asyncio.gather(*(keep_sending() for _ in range(senders)))
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_senders(), seconds)
+    return taken
+
+
+async def test_hands_out_slots_at_the_configured_rate(monotonic: Monotonic) -> None:
+    limiter = RateLimiter(200, monotonic=monotonic)
+
+    taken = await slots_within(limiter, 0.5)
+
+    expected = limiter.burst + 200 * 0.5
+    assert expected * 0.85 <= taken <= expected * 1.15
+
+
+async def test_concurrent_senders_share_one_rate(monotonic: Monotonic) -> None:
+    limiter = RateLimiter(200, burst=10, monotonic=monotonic)
+
+    taken = await slots_within(limiter, 0.4, senders=8)
+
+    expected = 10 + 200 * 0.4
+    assert expected * 0.85 <= taken <= expected * 1.15
+
+
+async def test_a_burst_goes_out_at_once_and_an_idle_limiter_saves_up_no_more_than_a_burst(
+    monotonic: Monotonic,
+) -> None:
+    limiter = RateLimiter(10, burst=5, monotonic=monotonic)  # the next slot after a burst is 0.1 s away
+
+    assert await slots_within(limiter, 0.03) == 5
+
+    monotonic.skip(0.3)
+    assert await slots_within(limiter, 0.03) == 3
+
+    monotonic.skip(3600)
+    assert await slots_within(limiter, 0.03) == 5
+
+
+def test_the_default_burst_is_a_tenth_of_a_second_of_sending_and_at_least_one() -> None:
+    assert RateLimiter(200).burst == 20
+    assert RateLimiter(2).burst == 1
+
+
+@pytest.mark.parametrize("rate", [0, -1])
+def test_a_rate_must_be_positive(rate: float) -> None:
+    with pytest.raises(ValueError, match="rate must be positive"):
+        RateLimiter(rate)
+
+
+async def test_a_429_stops_every_sender_until_retry_after_has_passed(monotonic: Monotonic) -> None:
+    limiter = RateLimiter(200, monotonic=monotonic)
+    started = time.monotonic()
+
+    limiter.penalize(0.2)
+    await limiter.acquire()
+
+    assert 0.2 <= time.monotonic() - started < 0.35
+
+
+async def test_the_pause_is_measured_on_the_limiters_clock(monotonic: Monotonic) -> None:
+    limiter = RateLimiter(200, monotonic=monotonic)
+
+    limiter.penalize(30)
+    assert await slots_within(limiter, 0.05, senders=3) == 0
+
+    monotonic.skip(30)
+    assert await slots_within(limiter, 0.02) > 0
+
+
+async def test_a_429_without_retry_after_pauses_for_one_second(monotonic: Monotonic) -> None:
+    limiter = RateLimiter(200, monotonic=monotonic)
+
+    limiter.penalize(None)
+    monotonic.skip(0.9)
+    assert await slots_within(limiter, 0.03) == 0
+
+    monotonic.skip(0.15)
+    assert await slots_within(limiter, 0.02) > 0
+
+
+def test_a_429_lowers_the_rate_by_a_fifth(monotonic: Monotonic) -> None:
+    limiter = RateLimiter(100, monotonic=monotonic)
+
+    limiter.penalize(1)
+
+    assert (limiter.configured, limiter.rate) == (100, 80)
+
+
+def test_many_429s_during_one_pause_lower_the_rate_once(monotonic: Monotonic) -> None:
+    limiter = RateLimiter(100, monotonic=monotonic)
+
+    limiter.penalize(1)
+    for _ in range(5):  # the other in-flight calls report the same episode
+        monotonic.skip(0.1)
+        limiter.penalize(1)
+    assert limiter.rate == 80
+
+    monotonic.skip(1.01)  # the (extended) pause is over: a new 429 is a new episode
+    limiter.penalize(1)
+    assert limiter.rate == 64
+
+
+def test_the_rate_never_drops_below_a_twentieth_of_the_configured_rate(monotonic: Monotonic) -> None:
+    limiter = RateLimiter(100, monotonic=monotonic)
+
+    for _ in range(30):
+        limiter.penalize(1)
+        monotonic.skip(1.01)
+
+    assert limiter.rate == 5
+
+
+async def test_the_rate_climbs_back_after_quiet_seconds_and_stops_at_the_configured_rate(
+    monotonic: Monotonic,
+) -> None:
+    limiter = RateLimiter(100, recover_after=5, monotonic=monotonic)
+    limiter.penalize(0.1)
+    assert limiter.rate == 80
+
+    monotonic.skip(4)
+    await limiter.acquire()
+    assert limiter.rate == 80  # not quiet for long enough yet
+
+    monotonic.skip(2)  # 1 s past recover_after: a tenth of the configured rate back
+    await limiter.acquire()
+    assert limiter.rate == pytest.approx(90, abs=0.1)
+
+    monotonic.skip(60)
+    await limiter.acquire()
+    assert limiter.rate == 100
+
+
+async def test_a_new_429_restarts_the_quiet_period(monotonic: Monotonic) -> None:
+    limiter = RateLimiter(100, recover_after=5, monotonic=monotonic)
+    limiter.penalize(0.1)
+    monotonic.skip(4)
+    limiter.penalize(0.1)  # a new episode: 64
+    monotonic.skip(4)
+
+    await limiter.acquire()
+
+    assert limiter.rate == 64

@@ -1,0 +1,124 @@
+"""Requests Slack did not sign, stale or replayed requests, retries, and who may do what."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import Any
+
+import pytest
+
+from tests.conftest import count
+from tests.e2e.conftest import Realign, eventually
+from tests.e2e.slack_driver import typed, users
+from tests.e2e.test_slack_flow import ANNOUNCER, announce, basics, seed
+from tests.fakes.slack_api import FakeSlack
+
+
+async def test_bad_signature_and_stale_timestamp_get_401_and_change_nothing(
+    realign: Realign, slack: FakeSlack
+) -> None:
+    seed(slack)
+    driver = realign.slack
+    assert (await driver.command(ANNOUNCER, "/announce-change", "x", sign=False)).status == 401
+    assert (await driver.command(ANNOUNCER, "/announce-change", "x", age=6 * 60)).status == 401
+    forged = {
+        "type": "view_submission",
+        "user": {"id": ANNOUNCER},
+        "view": {
+            "id": "V1",
+            "callback_id": "realign.basics",
+            "private_metadata": "{}",
+            "state": {"values": {}},
+        },
+    }
+    assert (await driver.interact(forged, sign=False)).status == 401
+    assert slack.calls_to("views.open") == []
+    assert await count(realign.db, "SELECT count(*) FROM change") == 0
+
+
+async def test_a_retried_slash_command_is_not_handled_twice(realign: Realign, slack: FakeSlack) -> None:
+    seed(slack)
+    retried = await realign.slack.command(
+        ANNOUNCER, "/announce-change", "x", headers={"X-Slack-Retry-Num": "1"}
+    )
+    assert retried.status == 200
+    assert slack.calls_to("views.open") == []
+
+
+async def test_publishing_twice_creates_one_change_and_one_dm_each(
+    realign: Realign, slack: FakeSlack
+) -> None:
+    seed(slack)
+    await announce(realign, publish=False)
+    view = realign.slack.open_view()
+    review = deepcopy(slack.views[view])
+    await realign.slack.submit(ANNOUNCER, view, {})
+    await eventually(lambda: "sending to 6 people" in str(slack.views[view]))
+    # Slack delivers the same Publish submission again (a retry, or a double click on a slow network).
+    await realign.slack.submit(ANNOUNCER, view, {}, as_shown=review, headers={"X-Slack-Retry-Num": "1"})
+    await eventually(lambda: "was already published" in str(slack.views[view]))
+    await eventually(lambda: len(slack.dms_to("U6")) == 1)
+    assert await count(realign.db, "SELECT count(*) FROM change WHERE state = 'published'") == 1
+    assert await count(realign.db, "SELECT count(*) FROM delivery") == 9
+    assert all(len(slack.dms_to(user)) == 1 for user in ("U1", "U2", "U3", "U4", "U5", "U6"))
+
+
+async def test_a_resubmitted_step_updates_the_same_draft(realign: Realign, slack: FakeSlack) -> None:
+    seed(slack)
+    await realign.slack.command(ANNOUNCER, "/announce-change")
+    view = realign.slack.open_view()
+    first_step = deepcopy(slack.views[view])
+    await realign.slack.submit(ANNOUNCER, view, basics())
+    await realign.slack.submit(ANNOUNCER, view, basics(title=typed("Renamed")), as_shown=first_step)
+    assert await count(realign.db, "SELECT count(*) FROM change") == 1
+    assert await count(realign.db, "SELECT count(*) FROM change WHERE title = 'Renamed'") == 1
+
+
+@pytest.fixture
+def realign_settings() -> dict[str, Any]:
+    return {"REALIGN_ANNOUNCERS": "UANN, @leads", "REALIGN_ADMINS": "UADMIN"}
+
+
+async def test_only_announcers_may_announce(realign: Realign, slack: FakeSlack) -> None:
+    seed(slack)
+    slack.add_user("ULEAD", name="Lea Lead")
+    slack.add_usergroup("S9", "leads", ["ULEAD"])
+    refused = await realign.slack.command("U1", "/announce-change", "Sneaky change")
+    assert "not on the list of people who can announce" in refused.body
+    assert slack.calls_to("views.open") == []
+    assert (await realign.slack.command("ULEAD", "/announce-change")).status == 200
+    assert len(slack.calls_to("views.open")) == 1
+
+
+async def test_only_the_announcer_and_admins_see_a_changes_details(
+    realign: Realign, slack: FakeSlack
+) -> None:
+    seed(slack)
+    slack.add_user("UADMIN", name="Ada Admin")
+    key = await announce(realign)
+    nosy = await realign.slack.command("U1", "/change-status", key)
+    assert "only the announcer of CHG-1 and admins" in nosy.body
+    assert "CHG-1" not in str((await realign.slack.command("U1", "/change-status")).json().get("blocks"))
+    admin = (await realign.slack.command("UADMIN", "/change-status", key)).json()
+    assert "Delivered" in str(admin["blocks"])
+    missing = await realign.slack.command(ANNOUNCER, "/change-status", "CHG-99")
+    assert "no change called CHG-99" in missing.body
+
+
+async def test_an_audience_of_nobody_is_refused_inline(realign: Realign, slack: FakeSlack) -> None:
+    seed(slack)
+    await realign.slack.command(ANNOUNCER, "/announce-change")
+    view = realign.slack.open_view()
+    await realign.slack.submit(ANNOUNCER, view, basics())
+    answer = await realign.slack.submit(
+        ANNOUNCER, view, {"people": users("UROBOT", "UGONE", ANNOUNCER), "from_effective": typed("Do X.")}
+    )
+    assert answer["response_action"] == "errors"
+    assert "resolve to nobody" in answer["errors"]["people"]
+
+
+async def test_healthz_reports_the_database(realign: Realign) -> None:
+    url = realign.slack.events_url.replace("/slack/events", "/healthz")
+    async with realign.slack.http.get(url) as response:
+        assert response.status == 200
+        assert (await response.json())["database"] == "ok"
