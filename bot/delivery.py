@@ -12,7 +12,7 @@ import logging
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.model import Announcement, Change, announcement_for
@@ -27,7 +27,9 @@ class EngineTuning:
     batch: int = 100
     lanes: int = 4
     in_flight: int = 64
-    lease: timedelta = timedelta(minutes=5)
+    lease: timedelta = timedelta(seconds=60)
+    send_timeout: timedelta = timedelta(seconds=10)  # the platform client's timeout
+    batch_seconds: float = 2.0  # a claim holds at most about this many seconds of sending at the rate limit
     max_attempts: int = 8
     backoff_base: float = 2.0
     backoff_cap: float = 300.0
@@ -59,6 +61,8 @@ class Dispatcher:
         self.clock = clock
         self.tuning = tuning
         self._slots = asyncio.Semaphore(tuning.in_flight)
+        slowest = min((limiter.configured for limiter in limiters.values()), default=float("inf"))
+        self._batch = max(1, min(tuning.batch, int(slowest * tuning.batch_seconds)))
         self._stopping = False
         self._changes: dict[int, Change] = {}
         self._announcements: dict[tuple[int, int], Announcement] = {}
@@ -75,12 +79,13 @@ class Dispatcher:
     async def _lane(self) -> int:
         settled = 0
         while not self._stopping:
-            claims = await self.queue.claim(
-                now=self.clock.now(), limit=self.tuning.batch, lease=self.tuning.lease
-            )
+            claimed_at = self.clock.now()
+            claims = await self.queue.claim(now=claimed_at, limit=self._batch, lease=self.tuning.lease)
             if not claims:
                 return settled
-            outcomes = await asyncio.gather(*(self._deliver(claim) for claim in claims))
+            # Past this moment another worker may take the claims over: never start a send after it.
+            last_send = claimed_at + self.tuning.lease - self.tuning.send_timeout
+            outcomes = await asyncio.gather(*(self._deliver(claim, last_send) for claim in claims))
             await self.queue.settle(outcomes, now=self.clock.now())
             settled += len(outcomes)
         return settled
@@ -98,16 +103,16 @@ class Dispatcher:
             self._announcements[key] = announcement_for(change, claim.group_mask)
         return replace(self._announcements[key], delivery_id=claim.delivery_id)
 
-    async def _deliver(self, claim: Claim) -> Outcome:
+    async def _deliver(self, claim: Claim, last_send: datetime) -> Outcome:
         async with self._slots:
             try:
-                result = await self._send(claim)
+                result = await self._send(claim, last_send)
             except Exception as error:  # a bug or an unclassified fault must not lose the delivery
                 log.exception("delivery %s: unexpected error", claim.delivery_id)
                 result = Retry(f"internal error: {type(error).__name__}", unsure=True)
         return self._outcome(claim, result)
 
-    async def _send(self, claim: Claim) -> SendResult:
+    async def _send(self, claim: Claim, last_send: datetime) -> SendResult:
         change = await self._change(claim.change_id)
         messenger = self.messengers[change.workspace]
         announcement = self._announcement(change, claim)
@@ -117,6 +122,8 @@ class Dispatcher:
                 return Sent(ref)
         limiter = self.limiters[change.workspace]
         await limiter.acquire()
+        if self.clock.now() >= last_send:  # e.g. a long 429 pause: hand the claim back untouched
+            return Retry("lease ran out before sending", rate_limited=True)
         result = await messenger.send_announcement(announcement, user_id=claim.user_id)
         if isinstance(result, Retry) and result.rate_limited:
             limiter.penalize(result.after)

@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 DISPATCH_POLL = timedelta(seconds=1)  # how soon a worker notices deliveries published by another process
 DIRECTORY_REFRESH = timedelta(hours=1)
 GRACE = timedelta(seconds=15)  # how long shutdown waits for batches in hand
-SLACK_TIMEOUT = 10  # seconds; slack_sdk takes whole seconds
 
 
 @dataclass
@@ -61,7 +60,9 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.tuning = tuning or EngineTuning()
+        self.tuning = tuning or EngineTuning(
+            lease=settings.delivery_lease, send_timeout=timedelta(seconds=settings.slack_api_timeout)
+        )
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.slack: Slack | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -130,7 +131,7 @@ class Runtime:
             token=token,
             base_url=self.settings.slack_api_url,
             session=self._http,
-            timeout=SLACK_TIMEOUT,
+            timeout=self.settings.slack_api_timeout,
             **options,
         )
 

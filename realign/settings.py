@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
     slack_post_rate: float = Field(5.0, alias="SLACK_POST_RATE", gt=0)
+    slack_api_timeout: int = Field(10, alias="SLACK_API_TIMEOUT", ge=1, le=120)
+    delivery_lease: timedelta = Field(timedelta(seconds=60), alias="REALIGN_DELIVERY_LEASE")
     microsoft_app_id: str | None = Field(None, alias="MICROSOFT_APP_ID")
     microsoft_app_password: SecretStr | None = Field(None, alias="MICROSOFT_APP_PASSWORD")
     microsoft_app_type: str | None = Field(None, alias="MICROSOFT_APP_TYPE")
@@ -56,7 +58,7 @@ class Settings(BaseSettings):
     def _strip(cls, value: object) -> object:
         return value.strip() or None if isinstance(value, str) else value
 
-    @field_validator("remind_after", "escalate_after", "sweep_interval", mode="before")
+    @field_validator("remind_after", "escalate_after", "sweep_interval", "delivery_lease", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         try:
@@ -108,6 +110,13 @@ class Settings(BaseSettings):
             )
         if token and not token.startswith("xoxb-"):
             raise ValueError("SLACK_BOT_TOKEN must be a bot token (it starts with xoxb-)")
+        return self
+
+    @model_validator(mode="after")
+    def _lease_covers_a_send(self) -> Settings:
+        if self.delivery_lease.total_seconds() < 2 * self.slack_api_timeout:
+            least = 2 * self.slack_api_timeout
+            raise ValueError(f"REALIGN_DELIVERY_LEASE must be at least twice SLACK_API_TIMEOUT ({least}s)")
         return self
 
     @property

@@ -209,30 +209,25 @@ class SqlChangeStore:
     async def people_in(
         self, change_id: int, *, states: Collection[DeliveryState], acknowledged: bool, limit: int
     ) -> list[PersonState]:
+        """The first `limit` matching people, by name. Only `limit` rows are read, whatever the audience."""
         ack = col(Delivery.acknowledged_at)
-        query = (
-            select(
-                col(Delivery.user_id),
-                col(Person.name),
-                col(Delivery.group_mask),
-                col(Delivery.state),
-                col(Delivery.last_error),
-            )
-            .join(Change, col(Change.id) == col(Delivery.change_id))
-            .outerjoin(
-                Person,
-                and_(
-                    col(Person.workspace) == col(Change.workspace),
-                    col(Person.user_id) == col(Delivery.user_id),
-                ),
-            )
+        first = (
+            select(Delivery)
             .where(
                 col(Delivery.change_id) == change_id,
                 col(Delivery.state).in_(list(states)),
                 ack.is_not(None) if acknowledged else ack.is_(None),
             )
-            .order_by(col(Person.name), col(Delivery.user_id))
+            .order_by(col(Delivery.id))
             .limit(limit)
+            .subquery()
+        )
+        person = and_(col(Person.workspace) == col(Change.workspace), col(Person.user_id) == first.c.user_id)
+        query = (
+            select(first.c.user_id, col(Person.name), first.c.group_mask, first.c.state, first.c.last_error)
+            .join(Change, col(Change.id) == first.c.change_id)
+            .outerjoin(Person, person)
+            .order_by(col(Person.name), first.c.user_id)
         )
         async with self.db.sessions() as session:
             rows = (await session.execute(query)).all()

@@ -1,8 +1,9 @@
 """Shared fixtures: a controlled clock, and a migrated database on SQLite and on PostgreSQL.
 
-PostgreSQL comes from REALIGN_TEST_POSTGRES_URL (default: the local `test` database). When it cannot
-be reached the PostgreSQL cases are skipped with the reason, unless REALIGN_REQUIRE_POSTGRES=1 (CI),
-which turns that skip into a failure.
+PostgreSQL comes from REALIGN_TEST_POSTGRES_URL (default: the local `test` database); each test
+session creates its own database on that server and drops it at the end. When the server cannot be
+reached, the PostgreSQL cases are skipped with the reason, unless REALIGN_REQUIRE_POSTGRES=1 (as in
+CI), which turns that skip into a failure.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from store.db import Database
 from store.migrate import upgrade
@@ -43,34 +45,44 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-_postgres_ready: bool | None = None
+_private_url: str | None = None
+_unreachable: str | None = None
+
+
+def _private_database() -> str:
+    """A database of this test session's own on the PostgreSQL server, so concurrent runs never meet."""
+    name = f"realign_test_{os.getpid()}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    return url
 
 
 def _postgres_url() -> str:
-    """Migrate the PostgreSQL test database once per run, then empty its tables for each test."""
-    global _postgres_ready
-    if _postgres_ready is None:
+    """This session's migrated PostgreSQL database, emptied for each test."""
+    global _private_url, _unreachable
+    if _private_url is None and _unreachable is None:
         try:
-            psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
-            _postgres_ready = True
+            _private_url = _private_database()
         except psycopg.OperationalError as error:
-            _postgres_ready = False
-            reason = f"PostgreSQL unreachable at {POSTGRES_URL}: {str(error).strip().splitlines()[0]}"
-            if REQUIRE_POSTGRES:
-                pytest.fail(reason + " (REALIGN_REQUIRE_POSTGRES=1)", pytrace=False)
-            pytest.skip(reason)
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-            connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-        upgrade(POSTGRES_URL)
-    if not _postgres_ready:
+            _unreachable = f"PostgreSQL unreachable at {POSTGRES_URL}: {str(error).strip().splitlines()[0]}"
+    if _private_url is None:
         if REQUIRE_POSTGRES:
-            pytest.fail(
-                f"PostgreSQL unreachable at {POSTGRES_URL} (REALIGN_REQUIRE_POSTGRES=1)", pytrace=False
-            )
-        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}")
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            pytest.fail(f"{_unreachable} (REALIGN_REQUIRE_POSTGRES=1)", pytrace=False)
+        pytest.skip(str(_unreachable))
+    with psycopg.connect(_private_url, autocommit=True) as connection:
         connection.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
-    return POSTGRES_URL
+    return _private_url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_private_database() -> Iterator[None]:
+    yield
+    if _private_url is not None:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {make_url(_private_url).database} WITH (FORCE)")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
