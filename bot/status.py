@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from bot import copy
+from bot.clock import Clock
 from bot.errors import NotAllowed, NotFound
 from bot.model import Change, DeliveryState
-from bot.ports import ChangeStore, ChangeSummary, PersonState, TallyRow
+from bot.ports import ChangeStore, ChangeSummary, DeliveryQueue, PersonState, TallyRow
 
 NAMES_SHOWN = 50
 _NOT_YET = (DeliveryState.QUEUED, DeliveryState.SENDING)
@@ -98,3 +99,28 @@ class Reporting:
             change.id, states=(DeliveryState.FAILED,), acknowledged=False, limit=NAMES_SHOWN
         )
         return ChangeStatus(change, totals, groups, pending, failed)
+
+
+class Requeueing:
+    """The announcer's "retry failed deliveries" button, once whatever blocked them is fixed."""
+
+    def __init__(
+        self,
+        *,
+        reporting: Reporting,
+        queue: DeliveryQueue,
+        clock: Clock,
+        on_requeued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.reporting = reporting
+        self.queue = queue
+        self.clock = clock
+        self.on_requeued = on_requeued
+
+    async def retry_failed(self, *, key: str, user_id: str) -> int:
+        change = await self.reporting.visible_change(key=key, user_id=user_id)
+        assert change.id is not None
+        count = await self.queue.requeue_failed(change_id=change.id, actor=user_id, now=self.clock.now())
+        if count:
+            self.on_requeued()
+        return count

@@ -29,7 +29,7 @@ from bot.delivery import Dispatcher, EngineTuning
 from bot.errors import ConfigError
 from bot.ports import Messenger
 from bot.rate import RateLimiter
-from bot.status import Reporting
+from bot.status import Reporting, Requeueing
 from realign.settings import Settings
 from store.changes import SqlChangeStore
 from store.db import Database
@@ -111,6 +111,7 @@ class Runtime:
         # Posting never auto-retries inside slack_sdk: the delivery engine decides, after reconciling.
         messenger = SlackMessenger(self._slack_client(token, retry_handlers=[]))
         directory = SlackDirectory(workspace=workspace, client=client, people=self.people, clock=self.clock)
+        reporting = Reporting(workspace=workspace, changes=self.changes, admins=self.settings.admins)
         services = SlackServices(
             announcing=Announcing(
                 workspace=workspace,
@@ -120,8 +121,11 @@ class Runtime:
                 announcers=self.settings.announcers,
                 on_published=self.wake_dispatcher,
             ),
-            reporting=Reporting(workspace=workspace, changes=self.changes, admins=self.settings.admins),
+            reporting=reporting,
             acknowledging=Acknowledging(queue=self.queue, messenger=messenger, clock=self.clock),
+            requeueing=Requeueing(
+                reporting=reporting, queue=self.queue, clock=self.clock, on_requeued=self.wake_dispatcher
+            ),
             directory=directory,
         )
         return Slack(workspace, client, directory, messenger, services)

@@ -19,7 +19,7 @@ from bot import copy
 from bot.acknowledge import Acknowledging
 from bot.announce import Announcing
 from bot.errors import InvalidInput, RealignError
-from bot.status import Reporting
+from bot.status import Reporting, Requeueing
 
 log = logging.getLogger(__name__)
 Ack = Callable[..., Awaitable[Any]]
@@ -34,6 +34,7 @@ class SlackServices:
     announcing: Announcing
     reporting: Reporting
     acknowledging: Acknowledging
+    requeueing: Requeueing
     directory: SlackDirectory
 
 
@@ -137,6 +138,21 @@ def register(app: AsyncApp, services: SlackServices) -> None:
             )
         except RealignError as error:
             await respond(text=str(error), replace_original=False, response_type="ephemeral")
+
+    @app.action(render.RETRY_ACTION)
+    async def retry_failed_clicked(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        await ack()
+        key = action["value"]
+        try:
+            count = await services.requeueing.retry_failed(key=key, user_id=body["user"]["id"])
+            text = (
+                copy.REQUEUED.format(count=count, key=key) if count else copy.NOTHING_TO_RETRY.format(key=key)
+            )
+        except RealignError as error:
+            text = str(error)
+        await respond(text=text, replace_original=False, response_type="ephemeral")
 
     @app.command("/change-status")
     async def change_status(ack: Ack, body: dict[str, Any]) -> None:

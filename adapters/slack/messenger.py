@@ -89,7 +89,12 @@ class SlackMessenger:
         return Sent(MessageRef(response["channel"], response["ts"]))
 
     async def find_announcement(self, *, user_id: str, delivery_id: int) -> MessageRef | None:
-        opened = await self.client.conversations_open(users=user_id)
+        try:
+            opened = await self.client.conversations_open(users=user_id)
+        except SlackApiError as error:
+            if isinstance(classify(error), Failed):  # unreachable now: the send will say why, once
+                return None
+            raise
         channel = opened["channel"]["id"]
         history = await self.client.conversations_history(
             channel=channel, include_all_metadata=True, limit=self.history_depth

@@ -13,6 +13,7 @@ from bot.status import ChangeStatus, Totals
 
 Block = dict[str, Any]
 ACK_ACTION = "realign.acknowledge"
+RETRY_ACTION = "realign.retry_failed"
 BASICS, GROUP, REVIEW = "realign.basics", "realign.group", "realign.review"
 IMPACT_LABELS = {
     CustomerImpact.NONE: "None",
@@ -253,4 +254,11 @@ def detail(status: ChangeStatus) -> list[Block]:
     if status.failed:
         failed = "\n".join(f"• <@{p.user_id}>: {p.reason}" for p in status.failed)
         blocks.append(section(f"*{copy.STATUS_FAILED_TITLE.format(count=status.totals.failed)}*\n{failed}"))
-    return blocks[:50]
+        retry = {
+            "type": "button",
+            "action_id": RETRY_ACTION,
+            "text": text(copy.RETRY_FAILED),
+            "value": change.key,
+        }
+        blocks.append({"type": "actions", "block_id": "realign.status", "elements": [retry]})
+    return blocks  # at most MAX_GROUPS + 4 blocks: within Slack's 50
