@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from bot import copy
 from bot.audience import Resolution, resolve
 from bot.clock import Clock
-from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.durations import parse_duration
+from bot.errors import ConfigError, InvalidInput, NotAllowed, NotFound
+from bot.followup import WorkingHours, deadline_moment, zone
 from bot.model import (
     MAX_GROUPS,
     Announcement,
@@ -22,10 +23,13 @@ from bot.model import (
     Change,
     ChangeState,
     CustomerImpact,
+    Policy,
     announcement_for,
 )
 from bot.ports import ChangeStore, Directory
 
+MAX_REMINDERS = 5
+DEFAULT_POLICY = Policy()
 TEXT_LIMIT = 2900  # Slack's section text limit is 3000 characters
 
 
@@ -38,6 +42,9 @@ class Basics:
     ack_deadline: date | None
     customer_impact: CustomerImpact = CustomerImpact.NONE
     customer_plan: str = ""
+    remind_after: str = ""  # empty: the workspace default
+    reminders: int | None = None
+    escalate_after: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,8 +88,28 @@ def validate_basics(form: Basics, *, today: date) -> None:
         errors["ack_deadline"] = copy.DEADLINE_BEFORE_EFFECTIVE
     if form.customer_impact is CustomerImpact.DIRECT and not form.customer_plan.strip():
         errors["customer_plan"] = copy.CUSTOMER_PLAN_NEEDED
+    for name in ("remind_after", "escalate_after"):
+        try:
+            text = getattr(form, name).strip()
+            if text:
+                parse_duration(text)
+        except ConfigError:
+            errors[name] = copy.BAD_DURATION
+    if form.reminders is not None and not 0 <= form.reminders <= MAX_REMINDERS:
+        errors["reminders"] = copy.BAD_REMINDERS.format(limit=MAX_REMINDERS)
     if errors:
         raise InvalidInput(errors)
+
+
+def policy_from(form: Basics, default: Policy) -> Policy:
+    """The form's follow-up policy (validated), falling back field by field to the default."""
+    return Policy(
+        remind_after=parse_duration(form.remind_after) if form.remind_after.strip() else default.remind_after,
+        max_reminders=default.max_reminders if form.reminders is None else form.reminders,
+        escalate_after=parse_duration(form.escalate_after)
+        if form.escalate_after.strip()
+        else default.escalate_after,
+    )
 
 
 def validate_group(group: AudienceGroup) -> None:
@@ -128,7 +155,11 @@ class Announcing:
         clock: Clock,
         announcers: Collection[str] = (),
         on_published: Callable[[], None] = lambda: None,
+        policy: Policy = DEFAULT_POLICY,
+        hours: WorkingHours = None,
     ) -> None:
+        self.policy = policy
+        self.hours = hours
         self.workspace = workspace
         self.changes = changes
         self.directory = directory
@@ -142,14 +173,13 @@ class Announcing:
         if not await self.directory.in_any_usergroup(user_id, self.announcers):
             raise NotAllowed(copy.NOT_AN_ANNOUNCER)
 
+    async def zone_of(self, user_id: str) -> str | None:
+        person = (await self.directory.people([user_id])).get(user_id)
+        return person.tz if person else None
+
     async def today_for(self, user_id: str) -> date:
         """The calendar date where the user is (their directory time zone, else UTC)."""
-        person = (await self.directory.people([user_id])).get(user_id)
-        try:
-            zone = ZoneInfo(person.tz) if person and person.tz else None
-        except (KeyError, ValueError):
-            zone = None
-        return self.clock.now().astimezone(zone).date() if zone else self.clock.now().date()
+        return self.clock.now().astimezone(zone(await self.zone_of(user_id))).date()
 
     async def submit_basics(self, *, user_id: str, draft_ref: str, form: Basics) -> Change:
         await self.check_may_announce(user_id=user_id)
@@ -165,6 +195,7 @@ class Announcing:
             ack_deadline=form.ack_deadline,
             customer_impact=form.customer_impact,
             customer_plan=form.customer_plan.strip(),
+            policy=policy_from(form, self.policy),
         )
         return await self.changes.save_draft(change, draft_ref=draft_ref, at=self.clock.now())
 
@@ -221,9 +252,10 @@ class Announcing:
         resolution = await resolve(change.groups, directory=self.directory, announcer_id=user_id)
         if not resolution.recipients:
             raise InvalidInput({"people": copy.AUDIENCE_EMPTY})
-        first = await self.changes.publish(
-            change, resolution.recipients, resolution.excluded, at=self.clock.now()
-        )
+        now, announcer_zone = self.clock.now(), await self.zone_of(user_id)
+        change.escalate_at = now + change.policy.escalate_after
+        change.report_at = max(now, deadline_moment(change.ack_deadline, tz=announcer_zone, hours=self.hours))
+        first = await self.changes.publish(change, resolution.recipients, resolution.excluded, at=now)
         if first:
             self.on_published()
         return Published(change, len(resolution.recipients), first=first)

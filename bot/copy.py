@@ -15,6 +15,8 @@ AUDIENCE_EMPTY = (
     "These resolve to nobody Realign can message (bots, deactivated accounts and you are left out)."
 )
 EXPECTATIONS_EMPTY = "Say what this group must do differently from the effective date."
+BAD_DURATION = "Write a duration like 90s, 15m, 24h or 2d."
+BAD_REMINDERS = "Choose between 0 and {limit} reminders."
 TOO_MANY_GROUPS = "A change can have at most {limit} audience groups."
 
 # --- readiness warnings (review step) ---------------------------------------------------------------
@@ -47,12 +49,27 @@ ACKNOWLEDGE = "Acknowledge"
 ACKNOWLEDGED = ":white_check_mark: Acknowledged {when}"
 DM_FALLBACK = "{key}: {title}. Effective {effective}. Please acknowledge by {deadline}."
 
+# --- follow-up --------------------------------------------------------------------------------------------
+REMINDER = "Reminder: please read *{key}: {title}* above and acknowledge it by {deadline}."
+ESCALATION = "{count} of your direct reports have not acknowledged {key}: {title}"
+GAP_REPORT = "Gap report for {key}: {title}. {pending} still pending, {failed} could not be reached."
+UNMANAGED = (
+    "{count} people have not acknowledged {key} and have no manager on record, so no manager was told:"
+)
+REPORTS_OF = "Reports of {manager}"
+NO_MANAGER = "No manager on record"
+NO_DEPARTMENT = "no department"
+BY_DEPARTMENT = "Pending by department: {lines}"
+
 # --- status --------------------------------------------------------------------------------------------
 STATUS_NONE = "You have no changes to show yet. Announce one with /announce-change."
 STATUS_LIST_TITLE = "Your changes"
 STATUS_PENDING_TITLE = "Still pending ({count})"
 STATUS_FAILED_TITLE = "Could not be delivered ({count})"
 STATUS_AND_MORE = "…and {count} more"
+CLOSE = "Close change"
+CLOSED = "{key} is closed: no more reminders or escalations."
+NOT_OPEN = "{key} is not open, so there is nothing to close."
 RETRY_FAILED = "Retry failed deliveries"
 REQUEUED = "{count} failed deliveries of {key} are queued again."
 NOTHING_TO_RETRY = "{key} has no failed deliveries to retry."

@@ -130,6 +130,10 @@ class Dispatcher:
         return result
 
     def _outcome(self, claim: Claim, result: SendResult) -> Outcome:
+        if isinstance(result, Sent):
+            policy = self._changes[claim.change_id].policy
+            remind_at = self.clock.now() + policy.remind_after if policy.max_reminders > 0 else None
+            return Outcome(claim, result, remind_at=remind_at)
         if not isinstance(result, Retry):
             return Outcome(claim, result)
         if claim.attempt >= self.tuning.max_attempts and not result.rate_limited:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 # Audience groups are stored as bits of `group_mask` on each delivery (see store.tables.Delivery).
@@ -70,6 +70,21 @@ class AudienceGroup:
         return bool(self.user_ids or self.usergroup_ids or self.channel_ids)
 
 
+@dataclass(frozen=True)
+class Policy:
+    """When to remind those who have not acknowledged, how often, and when to tell their managers."""
+
+    remind_after: timedelta = timedelta(hours=24)
+    max_reminders: int = 2
+    escalate_after: timedelta = timedelta(hours=48)
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    channel: str
+    ts: str
+
+
 @dataclass
 class Change:
     """An organisational change, from draft to closed."""
@@ -88,6 +103,9 @@ class Change:
     key: str = ""  # "CHG-12" once stored
     id: int | None = None
     published_at: datetime | None = None
+    policy: Policy = field(default_factory=Policy)
+    escalate_at: datetime | None = None  # set when published
+    report_at: datetime | None = None  # the deadline: the gap report goes out then
 
 
 @dataclass(frozen=True)
@@ -148,3 +166,39 @@ def announcement_for(
         delivery_id=delivery_id,
         acknowledged_at=acknowledged_at,
     )
+
+
+@dataclass(frozen=True)
+class PendingPerson:
+    """A targeted person with their delivery, as follow-up and reports see them."""
+
+    delivery_id: int
+    change_id: int
+    user_id: str
+    name: str
+    group_mask: int = 0
+    manager_id: str | None = None
+    department: str | None = None
+    tz: str | None = None
+    reminders_sent: int = 0
+    ref: MessageRef | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One manager's direct reports still pending on one change."""
+
+    change: Change
+    manager_id: str
+    reports: tuple[PendingPerson, ...]
+
+
+@dataclass(frozen=True)
+class GapReport:
+    """What the announcer reads at the deadline: who is still pending, and who never got the message."""
+
+    change: Change
+    pending: tuple[PendingPerson, ...]
+    failed: tuple[PendingPerson, ...]
+    unmanaged_only: bool = False  # at escalation time: only the people with no manager on record

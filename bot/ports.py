@@ -6,12 +6,23 @@ the actor, the store keeps the log (see store.audit).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.model import Announcement, AudienceGroup, Change, DeliveryState, Exclusion, Person
+from bot.model import (
+    Announcement,
+    AudienceGroup,
+    Change,
+    DeliveryState,
+    Escalation,
+    Exclusion,
+    GapReport,
+    MessageRef,
+    PendingPerson,
+    Person,
+)
 
 # --- the directory -------------------------------------------------------------------------------
 
@@ -112,12 +123,6 @@ class ChangeStore(Protocol):
 
 
 @dataclass(frozen=True)
-class MessageRef:
-    channel: str
-    ts: str
-
-
-@dataclass(frozen=True)
 class Sent:
     ref: MessageRef
 
@@ -159,6 +164,7 @@ class Outcome:
     claim: Claim
     result: SendResult
     retry_at: datetime | None = None
+    remind_at: datetime | None = None  # for a delivered message: when the first reminder falls due
 
 
 @dataclass(frozen=True)
@@ -203,3 +209,56 @@ class Messenger(Protocol):
         ...
 
     async def update_announcement(self, ref: MessageRef, announcement: Announcement) -> None: ...
+
+    async def send_reminder(
+        self, announcement: Announcement, *, user_id: str, thread: MessageRef | None
+    ) -> SendResult:
+        """A short nudge in the announcement's thread (a new DM if the thread is gone)."""
+        ...
+
+    async def send_escalation(self, escalation: Escalation) -> SendResult: ...
+
+    async def send_gap_report(self, report: GapReport) -> SendResult: ...
+
+
+# --- follow-up -------------------------------------------------------------------------------------
+
+
+class FollowUpStore(Protocol):
+    """Due reminders, escalations and gap reports, each claimed atomically so two workers never both send."""
+
+    async def change(self, change_id: int) -> Change: ...
+
+    async def due_reminders(self, *, now: datetime, limit: int) -> list[PendingPerson]:
+        """Delivered, unacknowledged, of a published change, whose reminder is due (not claimed)."""
+        ...
+
+    async def postpone_reminders(self, when: Mapping[int, datetime]) -> None:
+        """Move reminders (delivery id -> time) to when their recipients' working hours begin."""
+        ...
+
+    async def claim_reminders(
+        self, delivery_ids: Sequence[int], *, now: datetime, lease: timedelta
+    ) -> list[PendingPerson]:
+        """Take those still due; a reminder claimed by another worker is left out."""
+        ...
+
+    async def settle_reminder(
+        self, delivery_id: int, *, reminders_sent: int, remind_at: datetime | None, now: datetime
+    ) -> None: ...
+
+    async def claim_escalations(self, *, now: datetime) -> list[int]:
+        """Published changes whose escalation is due, marked escalated in the same statement."""
+        ...
+
+    async def claim_reports(self, *, now: datetime) -> list[int]: ...
+
+    async def pending(self, change_id: int) -> list[PendingPerson]:
+        """Everyone targeted who has not acknowledged and was not a failed delivery."""
+        ...
+
+    async def failed(self, change_id: int) -> list[PendingPerson]: ...
+
+    async def close(self, change_id: int, *, actor: str, at: datetime) -> bool:
+        """Close a published change: no more reminders, escalations or reports. False if not published."""
+        ...

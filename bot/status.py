@@ -9,7 +9,7 @@ from bot import copy
 from bot.clock import Clock
 from bot.errors import NotAllowed, NotFound
 from bot.model import Change, DeliveryState
-from bot.ports import ChangeStore, ChangeSummary, DeliveryQueue, PersonState, TallyRow
+from bot.ports import ChangeStore, ChangeSummary, DeliveryQueue, FollowUpStore, PersonState, TallyRow
 
 NAMES_SHOWN = 50
 _NOT_YET = (DeliveryState.QUEUED, DeliveryState.SENDING)
@@ -124,3 +124,17 @@ class Requeueing:
         if count:
             self.on_requeued()
         return count
+
+
+class Closing:
+    """Closing a change stops reminders, escalations and the gap report for everyone."""
+
+    def __init__(self, *, reporting: Reporting, store: FollowUpStore, clock: Clock) -> None:
+        self.reporting = reporting
+        self.store = store
+        self.clock = clock
+
+    async def close(self, *, key: str, user_id: str) -> bool:
+        change = await self.reporting.visible_change(key=key, user_id=user_id)
+        assert change.id is not None
+        return await self.store.close(change.id, actor=user_id, at=self.clock.now())

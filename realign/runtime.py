@@ -27,13 +27,16 @@ from bot.announce import Announcing
 from bot.clock import Clock, SystemClock
 from bot.delivery import Dispatcher, EngineTuning
 from bot.errors import ConfigError
+from bot.followup import FollowUp
+from bot.model import Policy
 from bot.ports import Messenger
 from bot.rate import RateLimiter
-from bot.status import Reporting, Requeueing
+from bot.status import Closing, Reporting, Requeueing
 from realign.settings import Settings
 from store.changes import SqlChangeStore
 from store.db import Database
 from store.deliveries import SqlDeliveryQueue
+from store.followup import SqlFollowUp
 from store.migrate import upgrade
 from store.people import SqlPeople
 
@@ -76,6 +79,7 @@ class Runtime:
         self.people = SqlPeople(self.db)
         self.changes = SqlChangeStore(self.db)
         self.queue = SqlDeliveryQueue(self.db, self.changes)
+        self.follow_up_store = SqlFollowUp(self.db, self.changes)
         messengers: dict[str, Messenger] = {}
         limiters: dict[str, RateLimiter] = {}
         if self.settings.slack_enabled:
@@ -84,6 +88,12 @@ class Runtime:
             limiters[self.slack.workspace] = RateLimiter(self.settings.slack_post_rate)
         if self.settings.teams_configured:
             log.warning("Teams settings are present, but this version of Realign does not serve Teams yet")
+        self.follow_up = FollowUp(
+            store=self.follow_up_store,
+            messengers=messengers,
+            clock=self.clock,
+            hours=self.settings.working_hours,
+        )
         self.dispatcher = Dispatcher(
             queue=self.queue,
             changes=self.changes,
@@ -119,10 +129,15 @@ class Runtime:
                 directory=directory,
                 clock=self.clock,
                 announcers=self.settings.announcers,
+                policy=Policy(
+                    self.settings.remind_after, Policy().max_reminders, self.settings.escalate_after
+                ),
+                hours=self.settings.working_hours,
                 on_published=self.wake_dispatcher,
             ),
             reporting=reporting,
             acknowledging=Acknowledging(queue=self.queue, messenger=messenger, clock=self.clock),
+            closing=Closing(reporting=reporting, store=self.follow_up_store, clock=self.clock),
             requeueing=Requeueing(
                 reporting=reporting, queue=self.queue, clock=self.clock, on_requeued=self.wake_dispatcher
             ),
@@ -157,6 +172,7 @@ class Runtime:
     def start_ticks(self) -> None:
         """Run the tick jobs in this process (`serve` and `worker`)."""
         self._every(DISPATCH_POLL, self.dispatcher.drain, "dispatch")
+        self._every(self.settings.sweep_interval, self.follow_up.tick, "follow-up")
         if self.slack is not None:
             self._every(DIRECTORY_REFRESH, self.slack.directory.sync, "directory")
         self.scheduler.start()

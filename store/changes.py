@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -48,6 +48,13 @@ def to_domain(row: Change, groups: Sequence[AudienceGroup]) -> model.Change:
         customer_plan=row.customer_plan,
         state=ChangeState(row.state),
         published_at=row.published_at,
+        policy=model.Policy(
+            remind_after=timedelta(seconds=row.remind_after_s),
+            max_reminders=row.max_reminders,
+            escalate_after=timedelta(seconds=row.escalate_after_s),
+        ),
+        escalate_at=row.escalate_at,
+        report_at=row.report_at,
         groups=[
             model.AudienceGroup(
                 name=g.name,
@@ -86,7 +93,10 @@ class SqlChangeStore:
 
     async def save_draft(self, change: model.Change, *, draft_ref: str, at: datetime) -> model.Change:
         fields = {name: getattr(change, name) for name in EDITABLE} | {
-            "customer_impact": change.customer_impact.value
+            "customer_impact": change.customer_impact.value,
+            "remind_after_s": int(change.policy.remind_after.total_seconds()),
+            "max_reminders": change.policy.max_reminders,
+            "escalate_after_s": int(change.policy.escalate_after.total_seconds()),
         }
         async with self.db.transaction() as session:
             row = await session.scalar(select(Change).where(col(Change.draft_ref) == draft_ref))
@@ -134,7 +144,12 @@ class SqlChangeStore:
             claimed = await session.execute(
                 update(Change)
                 .where(col(Change.id) == change.id, col(Change.state) == ChangeState.DRAFT)
-                .values(state=ChangeState.PUBLISHED, published_at=at)
+                .values(
+                    state=ChangeState.PUBLISHED,
+                    published_at=at,
+                    escalate_at=change.escalate_at,
+                    report_at=change.report_at,
+                )
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return False

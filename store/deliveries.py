@@ -41,6 +41,7 @@ _SETTLE: dict[type, dict[str, Any]] = {
         "last_error": None,
         "channel": bindparam("s_channel"),
         "ts": bindparam("s_ts"),
+        "remind_at": bindparam("s_remind"),
         "sent_at": bindparam("s_now"),
     },
     Failed: {"state": DeliveryState.FAILED, "due_at": None, "last_error": bindparam("s_error")},
@@ -58,7 +59,12 @@ def _params(outcome: Outcome, now: datetime) -> dict[str, Any]:
     result = outcome.result
     params: dict[str, Any] = {"s_id": outcome.claim.delivery_id, "s_attempt": outcome.claim.attempt}
     if isinstance(result, Sent):
-        params |= {"s_channel": result.ref.channel, "s_ts": result.ref.ts, "s_now": now}
+        params |= {
+            "s_channel": result.ref.channel,
+            "s_ts": result.ref.ts,
+            "s_now": now,
+            "s_remind": outcome.remind_at,
+        }
     elif isinstance(result, Failed):
         params |= {"s_error": result.reason}
     else:
@@ -148,7 +154,7 @@ class SqlDeliveryQueue:
                     col(Delivery.acknowledged_at).is_(None),
                     col(Delivery.state) != DeliveryState.EXCLUDED,
                 )
-                .values(acknowledged_at=at)
+                .values(acknowledged_at=at, remind_at=None)  # acknowledging stops the follow-up
             )
             row = await session.get(Delivery, delivery_id)
             if row is None:

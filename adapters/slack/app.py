@@ -19,7 +19,7 @@ from bot import copy
 from bot.acknowledge import Acknowledging
 from bot.announce import Announcing
 from bot.errors import InvalidInput, RealignError
-from bot.status import Reporting, Requeueing
+from bot.status import Closing, Reporting, Requeueing
 
 log = logging.getLogger(__name__)
 Ack = Callable[..., Awaitable[Any]]
@@ -35,6 +35,7 @@ class SlackServices:
     reporting: Reporting
     acknowledging: Acknowledging
     requeueing: Requeueing
+    closing: Closing
     directory: SlackDirectory
 
 
@@ -74,9 +75,8 @@ def register(app: AsyncApp, services: SlackServices) -> None:
             await ack(text=str(error))
             return
         await ack()
-        await client.views_open(
-            trigger_id=body["trigger_id"], view=render.basics_modal(body.get("text", "").strip())
-        )
+        form = render.basics_modal(body.get("text", "").strip(), policy=announcing.policy)
+        await client.views_open(trigger_id=body["trigger_id"], view=form)
 
     @app.view(render.BASICS)
     async def basics_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -150,6 +150,17 @@ def register(app: AsyncApp, services: SlackServices) -> None:
             text = (
                 copy.REQUEUED.format(count=count, key=key) if count else copy.NOTHING_TO_RETRY.format(key=key)
             )
+        except RealignError as error:
+            text = str(error)
+        await respond(text=text, replace_original=False, response_type="ephemeral")
+
+    @app.action(render.CLOSE_ACTION)
+    async def close_clicked(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        key = action["value"]
+        try:
+            closed = await services.closing.close(key=key, user_id=body["user"]["id"])
+            text = (copy.CLOSED if closed else copy.NOT_OPEN).format(key=key)
         except RealignError as error:
             text = str(error)
         await respond(text=text, replace_original=False, response_type="ephemeral")

@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
-from bot.model import Announcement
+from bot.model import Announcement, Escalation, GapReport
 from bot.ports import Failed, MessageRef, Retry, SendResult, Sent
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,8 @@ METADATA_EVENT = "realign_announcement"
 # The recipient cannot be reached until someone fixes something: record, don't retry.
 PERMANENT = frozenset(
     {
+        "thread_not_found",
+        "message_not_found",
         "channel_not_found",
         "account_inactive",
         "messages_tab_disabled",
@@ -37,6 +39,7 @@ PERMANENT = frozenset(
         "invalid_metadata_schema",
     }
 )
+THREAD_GONE = frozenset({"thread_not_found", "message_not_found", "channel_not_found"})
 # Slack's own trouble: the message may or may not have been posted.
 UNSURE = frozenset({"internal_error", "fatal_error", "request_timeout", "service_unavailable"})
 
@@ -71,22 +74,45 @@ class SlackMessenger:
         self.client = client
         self.history_depth = history_depth
 
-    async def send_announcement(self, announcement: Announcement, *, user_id: str) -> SendResult:
-        metadata = {
-            "event_type": METADATA_EVENT,
-            "event_payload": {"change_key": announcement.change_key, "delivery_id": announcement.delivery_id},
-        }
+    async def _post(self, channel: str, *, text: str, blocks: list[Any], **extra: Any) -> SendResult:
         try:
             response = await self.client.chat_postMessage(
-                channel=user_id,
-                text=render.announcement_text(announcement),
-                blocks=render.announcement(announcement),
-                metadata=metadata,
-                unfurl_links=False,
+                channel=channel, text=text, blocks=blocks, unfurl_links=False, **extra
             )
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
             return classify(error)
         return Sent(MessageRef(response["channel"], response["ts"]))
+
+    async def send_announcement(self, announcement: Announcement, *, user_id: str) -> SendResult:
+        payload = {"change_key": announcement.change_key, "delivery_id": announcement.delivery_id}
+        return await self._post(
+            user_id,
+            text=render.announcement_text(announcement),
+            blocks=render.announcement(announcement),
+            metadata={"event_type": METADATA_EVENT, "event_payload": payload},
+        )
+
+    async def send_reminder(
+        self, announcement: Announcement, *, user_id: str, thread: MessageRef | None
+    ) -> SendResult:
+        text, blocks = render.reminder_text(announcement), render.reminder(announcement)
+        if thread is not None:
+            result = await self._post(thread.channel, text=text, blocks=blocks, thread_ts=thread.ts)
+            if not (isinstance(result, Failed) and result.reason in THREAD_GONE):
+                return result
+        return await self._post(user_id, text=text, blocks=blocks)  # the thread is gone: a new DM
+
+    async def send_escalation(self, escalation: Escalation) -> SendResult:
+        return await self._post(
+            escalation.manager_id,
+            text=render.escalation_text(escalation),
+            blocks=render.escalation(escalation),
+        )
+
+    async def send_gap_report(self, report: GapReport) -> SendResult:
+        return await self._post(
+            report.change.announcer_id, text=render.gap_report_text(report), blocks=render.gap_report(report)
+        )
 
     async def find_announcement(self, *, user_id: str, delivery_id: int) -> MessageRef | None:
         try:

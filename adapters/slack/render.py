@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from bot import copy
-from bot.announce import Review
-from bot.model import Announcement, Change, CustomerImpact
+from bot.announce import DEFAULT_POLICY, MAX_REMINDERS, Review
+from bot.durations import format_duration
+from bot.model import (
+    Announcement,
+    Change,
+    ChangeState,
+    CustomerImpact,
+    Escalation,
+    GapReport,
+    PendingPerson,
+    Policy,
+)
 from bot.ports import ChangeSummary
 from bot.status import ChangeStatus, Totals
 
 Block = dict[str, Any]
 ACK_ACTION = "realign.acknowledge"
 RETRY_ACTION = "realign.retry_failed"
+CLOSE_ACTION = "realign.close"
 BASICS, GROUP, REVIEW = "realign.basics", "realign.group", "realign.review"
 IMPACT_LABELS = {
     CustomerImpact.NONE: "None",
@@ -120,11 +133,90 @@ def announcement(a: Announcement, *, preview: bool = False) -> list[Block]:
     return blocks
 
 
+# --- follow-up ----------------------------------------------------------------------------------------
+
+NAMES = 40
+
+
+def names(people: Sequence[PendingPerson], *, reason: bool = False) -> str:
+    shown = [f"• <@{p.user_id}>" + (f": {p.reason}" if reason and p.reason else "") for p in people[:NAMES]]
+    if len(people) > NAMES:
+        shown.append(copy.STATUS_AND_MORE.format(count=len(people) - NAMES))
+    return "\n".join(shown)
+
+
+def reminder_text(a: Announcement) -> str:
+    return copy.REMINDER.format(key=a.change_key, title=a.title, deadline=copy.day(a.ack_deadline))
+
+
+def reminder(a: Announcement) -> list[Block]:
+    button = {
+        "type": "button",
+        "action_id": ACK_ACTION,
+        "style": "primary",
+        "text": text(copy.ACKNOWLEDGE),
+        "value": str(a.delivery_id),
+    }
+    return [
+        section(reminder_text(a)),
+        {"type": "actions", "block_id": "realign.respond", "elements": [button]},
+    ]
+
+
+def escalation_text(e: Escalation) -> str:
+    return copy.ESCALATION.format(key=e.change.key, title=e.change.title, count=len(e.reports))
+
+
+def escalation(e: Escalation) -> list[Block]:
+    change = e.change
+    dates = copy.DM_DATES.format(
+        effective=copy.day(change.effective_date), deadline=copy.day(change.ack_deadline)
+    )
+    return [
+        section(f"*{escalation_text(e)}*\n{names(e.reports)}"),
+        section(copy.DM_WHAT.format(what=change.what)),
+        context(f"{dates}   ·   " + copy.DM_FROM_ANNOUNCER.format(announcer=f"<@{change.announcer_id}>")),
+    ]
+
+
+def gap_report_text(r: GapReport) -> str:
+    if r.unmanaged_only:
+        return copy.UNMANAGED.format(key=r.change.key, count=len(r.pending))
+    return copy.GAP_REPORT.format(
+        key=r.change.key, title=r.change.title, pending=len(r.pending), failed=len(r.failed)
+    )
+
+
+def gap_report(r: GapReport) -> list[Block]:
+    blocks = [section(f"*{gap_report_text(r)}*")]
+    if r.unmanaged_only:
+        return [*blocks, section(names(r.pending))]
+    by_manager: dict[str, list[PendingPerson]] = {}
+    for person in r.pending:
+        by_manager.setdefault(f"<@{person.manager_id}>" if person.manager_id else copy.NO_MANAGER, []).append(
+            person
+        )
+    for manager, people in sorted(by_manager.items())[:20]:
+        blocks.append(section(f"*{copy.REPORTS_OF.format(manager=manager)}*\n{names(people)}"))
+    departments = Counter(person.department or copy.NO_DEPARTMENT for person in r.pending)
+    if departments:
+        lines = ", ".join(f"{name}: {n}" for name, n in sorted(departments.items()))
+        blocks.append(context(copy.BY_DEPARTMENT.format(lines=lines)))
+    if r.failed:
+        blocks.append(
+            section(
+                f"*{copy.STATUS_FAILED_TITLE.format(count=len(r.failed))}*\n{names(r.failed, reason=True)}"
+            )
+        )
+    return blocks[:50]
+
+
 # --- the /announce-change modal --------------------------------------------------------------------------
 
 
-def basics_modal(title: str = "") -> dict[str, Any]:
+def basics_modal(title: str = "", *, policy: Policy = DEFAULT_POLICY) -> dict[str, Any]:
     impacts = [option(label, impact.value) for impact, label in IMPACT_LABELS.items()]
+    counts = [option(str(n), str(n)) for n in range(MAX_REMINDERS + 1)]
     blocks = [
         field("title", "Title", text_input(title, placeholder="e.g. New on-call rota for Support")),
         field("what", "What is changing", text_input(multiline=True)),
@@ -143,6 +235,24 @@ def basics_modal(title: str = "") -> dict[str, Any]:
             {"type": "static_select", "options": impacts, "initial_option": impacts[0]},
         ),
         field("customer_plan", "How customers will be told", text_input(multiline=True), optional=True),
+        field(
+            "remind_after",
+            "Remind those who have not acknowledged after",
+            text_input(format_duration(policy.remind_after)),
+            hint="Like 90s, 15m, 24h or 2d. Reminders arrive in each person's working hours.",
+        ),
+        field(
+            "reminders",
+            "How many reminders",
+            {
+                "type": "static_select",
+                "options": counts,
+                "initial_option": counts[min(policy.max_reminders, MAX_REMINDERS)],
+            },
+        ),
+        field(
+            "escalate_after", "Tell their managers after", text_input(format_duration(policy.escalate_after))
+        ),
     ]
     return modal(BASICS, "Announce a change", blocks, submit="Next: audience", meta={})
 
@@ -242,6 +352,10 @@ def totals_line(t: Totals) -> str:
     )
 
 
+def button(action_id: str, label: str, value: str) -> dict[str, Any]:
+    return {"type": "button", "action_id": action_id, "text": text(label), "value": value}
+
+
 def detail(status: ChangeStatus) -> list[Block]:
     change = status.change
     blocks = [section(f"*{change.key}: {change.title}* ({change.state.value})\n{totals_line(status.totals)}")]
@@ -251,14 +365,13 @@ def detail(status: ChangeStatus) -> list[Block]:
         blocks.append(section(f"*{group.name}*\n{totals_line(group.totals)}{who}"))
     if status.totals.pending > len(status.pending):
         blocks.append(context(copy.STATUS_AND_MORE.format(count=status.totals.pending - len(status.pending))))
+    buttons = []
     if status.failed:
         failed = "\n".join(f"• <@{p.user_id}>: {p.reason}" for p in status.failed)
         blocks.append(section(f"*{copy.STATUS_FAILED_TITLE.format(count=status.totals.failed)}*\n{failed}"))
-        retry = {
-            "type": "button",
-            "action_id": RETRY_ACTION,
-            "text": text(copy.RETRY_FAILED),
-            "value": change.key,
-        }
-        blocks.append({"type": "actions", "block_id": "realign.status", "elements": [retry]})
+        buttons.append(button(RETRY_ACTION, copy.RETRY_FAILED, change.key))
+    if change.state is ChangeState.PUBLISHED:
+        buttons.append(button(CLOSE_ACTION, copy.CLOSE, change.key))
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "realign.status", "elements": buttons})
     return blocks  # at most MAX_GROUPS + 4 blocks: within Slack's 50

@@ -34,6 +34,11 @@ def _selected(values: dict[str, dict[str, Any]], block: str) -> list[str]:
     return [item["value"] for item in state.get("selected_options") or []]
 
 
+def _chosen(values: dict[str, dict[str, Any]], block: str) -> str | None:
+    option = values.get(block, {}).get("selected_option") or {}
+    return option.get("value")
+
+
 def meta(view: dict[str, Any]) -> dict[str, Any]:
     raw = view.get("private_metadata") or "{}"
     return dict(json.loads(raw))
@@ -41,7 +46,7 @@ def meta(view: dict[str, Any]) -> dict[str, Any]:
 
 def basics(view: dict[str, Any]) -> Basics:
     values = _values(view)
-    impact = (values.get("customer_impact", {}).get("selected_option") or {}).get("value", "none")
+    impact = _chosen(values, "customer_impact") or "none"
     return Basics(
         title=_text(values, "title"),
         what=_text(values, "what"),
@@ -50,6 +55,9 @@ def basics(view: dict[str, Any]) -> Basics:
         ack_deadline=_date(values, "ack_deadline"),
         customer_impact=CustomerImpact(impact),
         customer_plan=_text(values, "customer_plan"),
+        remind_after=_text(values, "remind_after"),
+        reminders=int(reminders) if (reminders := _chosen(values, "reminders")) else None,
+        escalate_after=_text(values, "escalate_after"),
     )
 
 
