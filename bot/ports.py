@@ -81,6 +81,17 @@ class PersonState:
 
 
 @dataclass(frozen=True)
+class BreakdownRow:
+    """Deliveries of one department under one manager (either may be unknown)."""
+
+    department: str | None
+    manager_id: str | None
+    targeted: int
+    acknowledged: int
+    failed: int
+
+
+@dataclass(frozen=True)
 class ChangeSummary:
     key: str
     title: str
@@ -109,13 +120,23 @@ class ChangeStore(Protocol):
         ...
 
     async def visible_to(self, *, workspace: str, user_id: str, admin: bool) -> list[ChangeSummary]:
-        """Changes the user announced (every change of the workspace for an admin), newest first."""
+        """Changes the user announced (every change of the workspace for an admin), newest first; then
+        changes that reach the user's direct reports, counting only those reports."""
         ...
 
-    async def tally(self, change_id: int) -> list[TallyRow]: ...
+    # `manager_id` narrows each aggregate to that manager's direct reports.
+    async def tally(self, change_id: int, *, manager_id: str | None = None) -> list[TallyRow]: ...
+
+    async def breakdown(self, change_id: int, *, manager_id: str | None = None) -> list[BreakdownRow]: ...
 
     async def people_in(
-        self, change_id: int, *, states: Collection[DeliveryState], acknowledged: bool, limit: int
+        self,
+        change_id: int,
+        *,
+        states: Collection[DeliveryState],
+        acknowledged: bool,
+        limit: int,
+        manager_id: str | None = None,
     ) -> list[PersonState]: ...
 
 

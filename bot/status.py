@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
@@ -9,7 +10,15 @@ from bot import copy
 from bot.clock import Clock
 from bot.errors import NotAllowed, NotFound
 from bot.model import Change, DeliveryState
-from bot.ports import ChangeStore, ChangeSummary, DeliveryQueue, FollowUpStore, PersonState, TallyRow
+from bot.ports import (
+    BreakdownRow,
+    ChangeStore,
+    ChangeSummary,
+    DeliveryQueue,
+    FollowUpStore,
+    PersonState,
+    TallyRow,
+)
 
 NAMES_SHOWN = 50
 _NOT_YET = (DeliveryState.QUEUED, DeliveryState.SENDING)
@@ -53,6 +62,18 @@ class ChangeStatus:
     groups: list[GroupStatus]
     pending: list[PersonState]
     failed: list[PersonState]
+    breakdown: list[BreakdownRow] = field(default_factory=list)
+    manager_id: str | None = None  # set when a manager sees only their direct reports
+
+    def by(self, key: str) -> list[tuple[str | None, int, int]]:
+        """(department or manager, acknowledged, targeted), largest first."""
+        acked: Counter[str | None] = Counter()
+        targeted: Counter[str | None] = Counter()
+        for row in self.breakdown:
+            name = row.department if key == "department" else row.manager_id
+            acked[name] += row.acknowledged
+            targeted[name] += row.targeted
+        return [(name, acked[name], n) for name, n in targeted.most_common()]
 
 
 def fold(change: Change, rows: list[TallyRow]) -> tuple[Totals, list[GroupStatus]]:
@@ -88,17 +109,34 @@ class Reporting:
             raise NotAllowed(copy.NOT_YOURS.format(key=change.key))
         return change
 
+    async def _scope(self, *, key: str, user_id: str) -> tuple[Change, str | None]:
+        """The change, and whose reports the caller may see (None: everyone)."""
+        try:
+            return await self.visible_change(key=key, user_id=user_id), None
+        except NotAllowed:
+            change = await self.changes.get(key.upper())  # it exists: visible_change said NotAllowed
+            assert change is not None
+            return change, user_id
+
     async def status(self, *, key: str, user_id: str) -> ChangeStatus:
-        change = await self.visible_change(key=key, user_id=user_id)
+        """Everything for the announcer and admins; a manager sees only their direct reports."""
+        change, scope = await self._scope(key=key, user_id=user_id)
         assert change.id is not None
-        totals, groups = fold(change, await self.changes.tally(change.id))
-        pending = await self.changes.people_in(
-            change.id, states=(*_NOT_YET, DeliveryState.DELIVERED), acknowledged=False, limit=NAMES_SHOWN
-        )
-        failed = await self.changes.people_in(
-            change.id, states=(DeliveryState.FAILED,), acknowledged=False, limit=NAMES_SHOWN
-        )
-        return ChangeStatus(change, totals, groups, pending, failed)
+        rows = await self.changes.tally(change.id, manager_id=scope)
+        if scope is not None and not rows:  # none of this change's people report to the caller
+            raise NotAllowed(copy.NOT_YOURS.format(key=change.key))
+        totals, groups = fold(change, rows)
+
+        async def people(states: tuple[DeliveryState, ...]) -> list[PersonState]:
+            assert change.id is not None
+            return await self.changes.people_in(
+                change.id, states=states, acknowledged=False, limit=NAMES_SHOWN, manager_id=scope
+            )
+
+        pending = await people((*_NOT_YET, DeliveryState.DELIVERED))
+        failed = await people((DeliveryState.FAILED,))
+        breakdown = await self.changes.breakdown(change.id, manager_id=scope)
+        return ChangeStatus(change, totals, groups, pending, failed, breakdown, manager_id=scope)
 
 
 class Requeueing:

@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from bot import model
 from bot.model import ChangeState, DeliveryState
-from bot.ports import ChangeSummary, Excluded, PersonState, Recipient, TallyRow
+from bot.ports import BreakdownRow, ChangeSummary, Excluded, PersonState, Recipient, TallyRow
 from store import audit
 from store.db import Database
 from store.tables import AudienceGroup, Change, Delivery, Person
@@ -26,6 +26,16 @@ CHUNK = 5000
 def chunks(items: Iterator[dict[str, Any]], size: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
     while chunk := list(islice(items, size)):
         yield chunk
+
+
+def with_person() -> Any:
+    """The join condition from a delivery (and its change) to the person it targets."""
+    return and_(col(Person.workspace) == col(Change.workspace), col(Person.user_id) == col(Delivery.user_id))
+
+
+def reports_of(query: Any, manager_id: str) -> Any:
+    """Narrow a query over deliveries (with their change joined) to one manager's direct reports."""
+    return query.join(Person, with_person()).where(col(Person.manager_id) == manager_id)
 
 
 def key_to_id(key: str) -> int | None:
@@ -193,36 +203,75 @@ class SqlChangeStore:
             )
             return True
 
-    async def visible_to(self, *, workspace: str, user_id: str, admin: bool) -> list[ChangeSummary]:
+    def _summaries(self, workspace: str) -> Any:
         acknowledged = func.count(col(Delivery.acknowledged_at))
         targeted = func.count(col(Delivery.id)).filter(col(Delivery.state) != DeliveryState.EXCLUDED)
-        query = (
+        return (
             select(col(Change.id), col(Change.title), col(Change.state), targeted, acknowledged)
-            .outerjoin(Delivery, col(Delivery.change_id) == col(Change.id))
+            .join(Delivery, col(Delivery.change_id) == col(Change.id), isouter=True)
             .where(col(Change.workspace) == workspace, col(Change.state) != ChangeState.DRAFT)
             .group_by(col(Change.id))
             .order_by(col(Change.id).desc())
             .limit(25)
         )
-        if not admin:
-            query = query.where(col(Change.announcer_id) == user_id)
-        async with self.db.sessions() as session:
-            rows = (await session.execute(query)).all()
-        return [ChangeSummary(f"CHG-{id_}", title, state, n, acked) for id_, title, state, n, acked in rows]
 
-    async def tally(self, change_id: int) -> list[TallyRow]:
+    async def visible_to(self, *, workspace: str, user_id: str, admin: bool) -> list[ChangeSummary]:
+        announced = self._summaries(workspace)
+        if not admin:
+            announced = announced.where(col(Change.announcer_id) == user_id)
+        reaching = reports_of(self._summaries(workspace), user_id)
+        async with self.db.sessions() as session:
+            rows = [*(await session.execute(announced)).all(), *(await session.execute(reaching)).all()]
+        seen: set[int] = set()
+        summaries = []
+        for id_, title, state, targeted, acked in rows:
+            if id_ not in seen:
+                seen.add(id_)
+                summaries.append(ChangeSummary(f"CHG-{id_}", title, state, targeted, acked))
+        return summaries
+
+    async def tally(self, change_id: int, *, manager_id: str | None = None) -> list[TallyRow]:
         acked = col(Delivery.acknowledged_at).is_not(None)
         query = (
             select(col(Delivery.group_mask), col(Delivery.state), acked, func.count())
             .where(col(Delivery.change_id) == change_id)
             .group_by(col(Delivery.group_mask), col(Delivery.state), acked)
         )
+        if manager_id is not None:
+            query = reports_of(query.join(Change, col(Change.id) == col(Delivery.change_id)), manager_id)
         async with self.db.sessions() as session:
             rows = (await session.execute(query)).all()
         return [TallyRow(mask, DeliveryState(state), bool(ack), n) for mask, state, ack, n in rows]
 
+    async def breakdown(self, change_id: int, *, manager_id: str | None = None) -> list[BreakdownRow]:
+        live = col(Delivery.state) != DeliveryState.EXCLUDED
+        query = (
+            select(
+                col(Person.department),
+                col(Person.manager_id),
+                func.count(col(Delivery.id)).filter(live),
+                func.count(col(Delivery.acknowledged_at)).filter(live),
+                func.count(col(Delivery.id)).filter(col(Delivery.state) == DeliveryState.FAILED),
+            )
+            .join(Change, col(Change.id) == col(Delivery.change_id))
+            .join(Person, with_person(), isouter=True)
+            .where(col(Delivery.change_id) == change_id)
+            .group_by(col(Person.department), col(Person.manager_id))
+        )
+        if manager_id is not None:
+            query = query.where(col(Person.manager_id) == manager_id)
+        async with self.db.sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [BreakdownRow(*row) for row in rows if row[2]]
+
     async def people_in(
-        self, change_id: int, *, states: Collection[DeliveryState], acknowledged: bool, limit: int
+        self,
+        change_id: int,
+        *,
+        states: Collection[DeliveryState],
+        acknowledged: bool,
+        limit: int,
+        manager_id: str | None = None,
     ) -> list[PersonState]:
         """The first `limit` matching people, by name. Only `limit` rows are read, whatever the audience."""
         ack = col(Delivery.acknowledged_at)
@@ -235,14 +284,18 @@ class SqlChangeStore:
             )
             .order_by(col(Delivery.id))
             .limit(limit)
-            .subquery()
         )
-        person = and_(col(Person.workspace) == col(Change.workspace), col(Person.user_id) == first.c.user_id)
+        if manager_id is not None:
+            first = reports_of(first.join(Change, col(Change.id) == col(Delivery.change_id)), manager_id)
+        chosen = first.subquery()
+        person = and_(col(Person.workspace) == col(Change.workspace), col(Person.user_id) == chosen.c.user_id)
         query = (
-            select(first.c.user_id, col(Person.name), first.c.group_mask, first.c.state, first.c.last_error)
-            .join(Change, col(Change.id) == first.c.change_id)
-            .outerjoin(Person, person)
-            .order_by(col(Person.name), first.c.user_id)
+            select(
+                chosen.c.user_id, col(Person.name), chosen.c.group_mask, chosen.c.state, chosen.c.last_error
+            )
+            .join(Change, col(Change.id) == chosen.c.change_id)
+            .join(Person, person, isouter=True)
+            .order_by(col(Person.name), chosen.c.user_id)
         )
         async with self.db.sessions() as session:
             rows = (await session.execute(query)).all()

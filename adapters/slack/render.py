@@ -356,15 +356,38 @@ def button(action_id: str, label: str, value: str) -> dict[str, Any]:
     return {"type": "button", "action_id": action_id, "text": text(label), "value": value}
 
 
+def breakdown(status: ChangeStatus) -> list[Block]:
+    """Progress by department and by manager (top ten each)."""
+    blocks = []
+    for key, title, label in (
+        ("department", copy.BY_DEPARTMENT_TITLE, str),
+        ("manager", copy.BY_MANAGER_TITLE, lambda m: f"<@{m}>"),
+    ):
+        rows = status.by(key)
+        if len(rows) > 1 or (rows and rows[0][0]):
+            lines = [
+                f"{label(name) if name else copy.UNKNOWN}: `{copy.progress_bar(acked, n)}`"
+                for name, acked, n in rows[:10]
+            ]
+            blocks.append(section(f"*{title}*\n" + "\n".join(lines)))
+    return blocks
+
+
 def detail(status: ChangeStatus) -> list[Block]:
     change = status.change
-    blocks = [section(f"*{change.key}: {change.title}* ({change.state.value})\n{totals_line(status.totals)}")]
+    scope = f"\n_{copy.YOUR_REPORTS_ONLY}_" if status.manager_id else ""
+    blocks = [
+        section(f"*{change.key}: {change.title}* ({change.state.value}){scope}\n{totals_line(status.totals)}")
+    ]
     for position, group in enumerate(status.groups):
         pending = [f"<@{p.user_id}>" for p in status.pending if p.group_mask >> position & 1]
         who = f"\nPending: {', '.join(pending)}" if pending else ""
         blocks.append(section(f"*{group.name}*\n{totals_line(group.totals)}{who}"))
     if status.totals.pending > len(status.pending):
         blocks.append(context(copy.STATUS_AND_MORE.format(count=status.totals.pending - len(status.pending))))
+    blocks += breakdown(status)
+    if status.manager_id:  # managers see, they do not act on the announcer's change
+        return blocks
     buttons = []
     if status.failed:
         failed = "\n".join(f"• <@{p.user_id}>: {p.reason}" for p in status.failed)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from bot.model import Announcement, AudienceGroup, Change, ChangeState, DeliveryState, Person
 from bot.ports import (
+    BreakdownRow,
     ChangeSummary,
     Claim,
     Excluded,
@@ -145,8 +146,16 @@ class MemoryChanges:
         row = DeliveryRow(len(self.deliveries) + 1, change_id, user_id, mask, state, due_at, last_error=error)
         self.deliveries.append(row)
 
-    def _rows(self, change_id: int) -> list[DeliveryRow]:
-        return [row for row in self.deliveries if row.change_id == change_id]
+    def _rows(self, change_id: int, manager_id: str | None = None) -> list[DeliveryRow]:
+        people = self.directory.everyone if self.directory else {}
+        return [
+            row
+            for row in self.deliveries
+            if row.change_id == change_id
+            and (
+                manager_id is None or (row.user_id in people and people[row.user_id].manager_id == manager_id)
+            )
+        ]
 
     async def visible_to(self, *, workspace: str, user_id: str, admin: bool) -> list[ChangeSummary]:
         shown = [
@@ -167,14 +176,40 @@ class MemoryChanges:
             for change in sorted(shown, key=lambda change: change.id or 0, reverse=True)
         ]
 
-    async def tally(self, change_id: int) -> list[TallyRow]:
+    async def tally(self, change_id: int, *, manager_id: str | None = None) -> list[TallyRow]:
         counts = Counter(
-            (row.group_mask, row.state, row.acknowledged_at is not None) for row in self._rows(change_id)
+            (row.group_mask, row.state, row.acknowledged_at is not None)
+            for row in self._rows(change_id, manager_id)
         )
         return [TallyRow(mask, state, acked, n) for (mask, state, acked), n in counts.items()]
 
+    async def breakdown(self, change_id: int, *, manager_id: str | None = None) -> list[BreakdownRow]:
+        people = self.directory.everyone if self.directory else {}
+        groups: dict[tuple[str | None, str | None], list[DeliveryRow]] = {}
+        for row in self._rows(change_id, manager_id):
+            if row.state is not DeliveryState.EXCLUDED:
+                person = people.get(row.user_id)
+                key = (person.department, person.manager_id) if person else (None, None)
+                groups.setdefault(key, []).append(row)
+        return [
+            BreakdownRow(
+                department,
+                manager,
+                len(rows),
+                sum(r.acknowledged_at is not None for r in rows),
+                sum(r.state is DeliveryState.FAILED for r in rows),
+            )
+            for (department, manager), rows in groups.items()
+        ]
+
     async def people_in(
-        self, change_id: int, *, states: Collection[DeliveryState], acknowledged: bool, limit: int
+        self,
+        change_id: int,
+        *,
+        states: Collection[DeliveryState],
+        acknowledged: bool,
+        limit: int,
+        manager_id: str | None = None,
     ) -> list[PersonState]:
         people = self.directory.everyone if self.directory else {}
         found = [
@@ -185,7 +220,7 @@ class MemoryChanges:
                 row.state,
                 row.last_error,
             )
-            for row in self._rows(change_id)
+            for row in self._rows(change_id, manager_id)
             if row.state in states and (row.acknowledged_at is not None) == acknowledged
         ]
         return sorted(found, key=lambda person: (person.name, person.user_id))[:limit]

@@ -40,7 +40,7 @@ def basics(**overrides: Any) -> dict[str, dict[str, Any]]:
     return values | overrides
 
 
-async def announce(realign: Realign, *, publish: bool = True) -> str:
+async def announce(realign: Realign, *, publish: bool = True, **basics_fields: dict[str, Any]) -> str:
     """Walk the modal as the announcer (up to review, or through publishing); returns the change key."""
     driver = realign.slack
     reply = await driver.command(ANNOUNCER, "/announce-change", "New on-call rota")
@@ -52,7 +52,7 @@ async def announce(realign: Realign, *, publish: bool = True) -> str:
     assert refused["response_action"] == "errors"
     assert "effective date" in refused["errors"]["ack_deadline"]
 
-    step = await driver.submit(ANNOUNCER, view, basics())
+    step = await driver.submit(ANNOUNCER, view, basics(**basics_fields))
     assert step["view"]["callback_id"] == "realign.group"
     empty = await driver.submit(ANNOUNCER, view, {"from_effective": typed("Answer pages at weekends.")})
     assert empty["errors"] == {"people": "Pick at least one person, user group or channel."}

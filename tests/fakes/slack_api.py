@@ -162,6 +162,9 @@ class FakeSlack:
         """Add `count` users `U00000000`, `U00000001`, ... in bulk; returns `count`."""
         return self.workspace.add_users(count, prefix=prefix, start=start, tz=tz)
 
+    def remove_user(self, user_id: str) -> None:
+        self.workspace.remove_user(user_id)
+
     def add_usergroup(self, group_id: str, handle: str, users: list[str], *, name: str | None = None) -> None:
         self.workspace.add_usergroup(group_id, handle, users, name=name)
 

@@ -154,6 +154,11 @@ class Workspace:
             "bot_id": f"B{self.bot_user_id}",
         }
 
+    def remove_user(self, user_id: str) -> None:
+        """The person is no longer in the workspace at all (users.list stops listing them)."""
+        del self.users[user_id]
+        self._user_ids.remove(user_id)
+
     def users_list(self, params: Params) -> dict[str, Any]:
         ids, cursor = _paginate(self._user_ids, params, default=200, maximum=1000)
         return {
