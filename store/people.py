@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import select, update
+from sqlalchemy import String, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 
 from bot import model
+from store import audit
 from store.db import Database
+from store.orgchart import Entry, Known
 from store.tables import Person, Workspace
 
 PERSON = Person.__table__  # type: ignore[attr-defined]
@@ -108,3 +110,66 @@ class SqlPeople:
                 )
                 found.update((row.user_id, to_domain(row)) for row in rows)
         return found
+
+    async def workspace_keys(self) -> list[str]:
+        async with self.db.sessions() as session:
+            return list(await session.scalars(select(col(Workspace.key)).order_by(col(Workspace.key))))
+
+    async def directory(self, workspace: str) -> list[Known]:
+        """Everyone of the workspace, as the org chart import checks its rows against them."""
+        columns = ("user_id", "email", "name", "active", "manager_id", "department", "title")
+        async with self.db.sessions() as session:
+            result = await session.execute(
+                select(*(PERSON.c[name] for name in columns)).where(PERSON.c.workspace == workspace)
+            )
+            return [Known(*row) for row in result]
+
+    async def apply_org_chart(
+        self,
+        workspace: str,
+        entries: Sequence[Entry],
+        *,
+        at: datetime,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Set manager, department and title (and a missing name) of existing people, in one transaction.
+
+        Only org-chart fields change (not `updated_at`, which tells the platform sync who it saw)."""
+        statement = (
+            update(PERSON)
+            .where(PERSON.c.workspace == workspace, PERSON.c.user_id == bindparam("p_user_id"))
+            .values(
+                manager_id=bindparam("p_manager_id"),
+                department=bindparam("p_department"),
+                title=bindparam("p_title"),
+                name=func.coalesce(bindparam("p_name", type_=String), PERSON.c.name),
+            )
+        )
+        async with self.db.transaction() as session:
+            connection = await session.connection()
+            for start in range(0, len(entries), CHUNK):
+                chunk = entries[start : start + CHUNK]
+                await connection.execute(statement, [_org_params(entry) for entry in chunk])
+                if progress:
+                    progress(len(chunk))
+            imported = audit.event(
+                "directory.org_chart_imported",
+                actor="cli",
+                at=at,
+                workspace=workspace,
+                people=len(entries),
+                with_manager=sum(entry.manager_id is not None for entry in entries),
+                changed=sum(entry.changed for entry in entries),
+            )
+            await audit.write(session, [imported])
+        return len(entries)
+
+
+def _org_params(entry: Entry) -> dict[str, str | None]:
+    return {
+        "p_user_id": entry.user_id,
+        "p_manager_id": entry.manager_id,
+        "p_department": entry.department,
+        "p_title": entry.title,
+        "p_name": entry.name,
+    }

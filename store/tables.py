@@ -43,6 +43,7 @@ class Person(SQLModel, table=True):
     active: bool = True
     is_bot: bool = False
     department: str | None = None
+    title: str | None = None
     manager_id: str | None = None
     updated_at: datetime = utc()
 
@@ -62,6 +63,12 @@ class Change(SQLModel, table=True):
     draft_ref: str | None = Field(default=None, unique=True, max_length=64)
     created_at: datetime = utc()
     published_at: datetime | None = utc(default=None)
+    closed_at: datetime | None = utc(default=None)
+    remind_after_s: int = 86400
+    max_reminders: int = 2
+    escalate_after_s: int = 172800
+    escalate_at: datetime | None = utc(default=None, index=True)  # NULL once escalated
+    report_at: datetime | None = utc(default=None, index=True)  # NULL once the gap report went out
 
 
 class AudienceGroup(SQLModel, table=True):
@@ -89,6 +96,12 @@ class Delivery(SQLModel, table=True):
             postgresql_where=text("due_at IS NOT NULL"),
             sqlite_where=text("due_at IS NOT NULL"),
         ),
+        Index(
+            "ix_delivery_remind",
+            "remind_at",
+            postgresql_where=text("remind_at IS NOT NULL"),
+            sqlite_where=text("remind_at IS NOT NULL"),
+        ),
         Index("ix_delivery_tally", "change_id", "state", "group_mask"),
     )
 
@@ -105,6 +118,10 @@ class Delivery(SQLModel, table=True):
     ts: str | None = Field(default=None, max_length=64)
     sent_at: datetime | None = utc(default=None)
     acknowledged_at: datetime | None = utc(default=None)
+    remind_at: datetime | None = utc(
+        default=None
+    )  # next reminder due; NULL: none (acknowledged, done, closed)
+    reminders_sent: int = 0
 
 
 class AuditEvent(SQLModel, table=True):
