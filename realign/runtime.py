@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -142,6 +142,7 @@ class Runtime:
                 reporting=reporting, queue=self.queue, clock=self.clock, on_requeued=self.wake_dispatcher
             ),
             directory=directory,
+            in_background=self.in_background,
         )
         return Slack(workspace, client, directory, messenger, services)
 
@@ -177,6 +178,21 @@ class Runtime:
             self._every(DIRECTORY_REFRESH, self.slack.directory.sync, "directory")
         self.scheduler.start()
 
+    def in_background(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run `work` after the current request, tracked so close() waits for it."""
+        self._track(work, "background work")
+
+    def _track(self, work: Coroutine[Any, Any, Any], name: str) -> None:
+        async def tracked() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("%s failed", name)
+
+        task = asyncio.get_running_loop().create_task(tracked())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
     def _every(self, interval: timedelta, job: Callable[[], Awaitable[Any]], name: str) -> None:
         async def tick() -> None:
             # Tracked so close() can stop it before the database and HTTP session go away.
@@ -211,7 +227,9 @@ class Runtime:
             self.scheduler.shutdown(wait=False)
         if hasattr(self, "dispatcher"):
             self.dispatcher.stop()
-        if self._running:  # let batches in hand settle, so nothing waits out a lease after a deploy
+        # Let batches in hand settle (so nothing waits out a lease after a deploy) and background work
+        # finish, before the database and HTTP connections go away.
+        if self._running:
             await asyncio.wait(self._running, timeout=GRACE.total_seconds())
         for task in self._running:
             task.cancel()

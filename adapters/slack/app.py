@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ class SlackServices:
     requeueing: Requeueing
     closing: Closing
     directory: SlackDirectory
+    in_background: Callable[[Coroutine[Any, Any, Any]], None]
 
 
 async def _skip_retried_commands(
@@ -121,9 +122,13 @@ def register(app: AsyncApp, services: SlackServices) -> None:
             return
         # A very large outbox: answer Slack in time, then show the outcome once it is written.
         await ack(response_action="update", view=render.publishing_modal(key))
-        outcome = await publishing
-        await asyncio.sleep(UPDATE_AFTER_ACK)  # let Slack apply the first answer before replacing it
-        await client.views_update(view_id=view["id"], view=outcome)
+
+        async def show_outcome() -> None:
+            outcome = await publishing
+            await asyncio.sleep(UPDATE_AFTER_ACK)  # let Slack apply the first answer before replacing it
+            await client.views_update(view_id=view["id"], view=outcome)
+
+        services.in_background(show_outcome())
 
     @app.action(render.ACK_ACTION)
     async def acknowledge_clicked(
@@ -182,7 +187,9 @@ def register(app: AsyncApp, services: SlackServices) -> None:
 
 
 def build_app(*, client: AsyncWebClient, signing_secret: str, services: SlackServices) -> AsyncApp:
-    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
+    # Listeners finish before the response goes back (they are quick); slow work is handed to
+    # `in_background`, which the runtime tracks, so nothing runs on untracked after a shutdown.
+    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=True)
     app.middleware(_skip_retried_commands)
     register(app, services)
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -75,14 +76,15 @@ def worker_env(database_url: str, slack: FakeSlack, **extra: str) -> dict[str, s
 
 
 class Worker:
-    """A `realign worker` process, to be killed and restarted at will."""
+    """A `realign worker` process, to be killed and restarted at will; its stderr goes to a file."""
 
     def __init__(self, env: dict[str, str]) -> None:
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "realign.cli", "worker"],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
         )
 
     def kill(self) -> None:
@@ -90,7 +92,13 @@ class Worker:
         self.process.wait(10)
 
     async def stop(self) -> str:
-        """SIGTERM and wait; returns what the worker wrote to stderr."""
+        """SIGTERM and wait (SIGKILL after 30 s); returns what the worker wrote to stderr."""
         self.process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.to_thread(self.process.communicate, timeout=30)
-        return err.decode()
+        try:
+            await asyncio.to_thread(self.process.wait, 30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.log.seek(0)
+        output = self.log.read().decode(errors="replace")
+        self.log.close()
+        return output

@@ -126,9 +126,11 @@ async def test_three_workers_share_one_change_on_postgresql(slack: FakeSlack) ->
         await publish_to_everyone(runtime)
         slack.latency = 0.01
         workers = [Worker(worker_env(database_url, slack, SLACK_POST_RATE="150")) for _ in range(3)]
-        await eventually(lambda: sum(1 for u in users if slack.dms_to(u)) == len(users), within=60)
-        for worker in workers:
-            assert "Traceback" not in await worker.stop()
+        try:
+            await eventually(lambda: sum(1 for u in users if slack.dms_to(u)) == len(users), within=90)
+        finally:
+            errors = [await worker.stop() for worker in workers]
+        assert not [e for e in errors if "Traceback" in e], errors
         assert {u: len(slack.dms_to(u)) for u in users if len(slack.dms_to(u)) != 1} == {}
         assert await unsettled(runtime.db) == 0
     finally:
