@@ -222,15 +222,17 @@ class Runtime:
             job.modify(next_run_time=datetime.now(UTC))
 
     async def close(self) -> None:
-        """Stop the ticks (cancelling and awaiting running jobs), then release connections."""
+        """Stop the ticks, let work in hand finish (then cancel what is left), release connections."""
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.pause()  # no new runs; shutting down now would cancel the running ones
         if hasattr(self, "dispatcher"):
             self.dispatcher.stop()
         # Let batches in hand settle (so nothing waits out a lease after a deploy) and background work
         # finish, before the database and HTTP connections go away.
         if self._running:
             await asyncio.wait(self._running, timeout=GRACE.total_seconds())
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         for task in self._running:
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
