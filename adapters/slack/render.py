@@ -122,15 +122,20 @@ def announcement(a: Announcement, *, preview: bool = False) -> list[Block]:
     if a.acknowledged_at is not None:
         blocks.append(section(copy.ACKNOWLEDGED.format(when=copy.moment(a.acknowledged_at))))
     elif not preview:
-        button = {
-            "type": "button",
-            "action_id": ACK_ACTION,
-            "style": "primary",
-            "text": text(copy.ACKNOWLEDGE),
-            "value": str(a.delivery_id),
-        }
-        blocks.append({"type": "actions", "block_id": "realign.respond", "elements": [button]})
+        blocks.append(acknowledge_actions(a))
     return blocks
+
+
+def acknowledge_actions(a: Announcement) -> Block:
+    """The Acknowledge button; its value is the delivery id only (the core looks up the rest)."""
+    button = {
+        "type": "button",
+        "action_id": ACK_ACTION,
+        "style": "primary",
+        "text": text(copy.ACKNOWLEDGE),
+        "value": str(a.delivery_id),
+    }
+    return {"type": "actions", "block_id": "realign.respond", "elements": [button]}
 
 
 # --- follow-up ----------------------------------------------------------------------------------------
@@ -150,17 +155,7 @@ def reminder_text(a: Announcement) -> str:
 
 
 def reminder(a: Announcement) -> list[Block]:
-    button = {
-        "type": "button",
-        "action_id": ACK_ACTION,
-        "style": "primary",
-        "text": text(copy.ACKNOWLEDGE),
-        "value": str(a.delivery_id),
-    }
-    return [
-        section(reminder_text(a)),
-        {"type": "actions", "block_id": "realign.respond", "elements": [button]},
-    ]
+    return [section(reminder_text(a)), acknowledge_actions(a)]
 
 
 def escalation_text(e: Escalation) -> str:

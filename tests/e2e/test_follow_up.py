@@ -26,7 +26,13 @@ def realign_settings() -> dict[str, Any]:
     return {"REALIGN_SWEEP_INTERVAL": "1s", "REALIGN_WORKING_HOURS": "always"}
 
 
-async def org_chart(realign: Realign) -> None:
+async def org_chart(realign: Realign, slack: FakeSlack) -> None:
+    """The flow's people plus two managers, synced, with MANAGERS and a department on record."""
+    seed(slack)
+    for manager in ("UM1", "UM2"):
+        slack.add_user(manager, name=f"Manager {manager}")
+    assert realign.runtime.slack is not None
+    await realign.runtime.slack.directory.sync()
     async with realign.db.transaction() as session:
         for user, manager in MANAGERS.items():
             await session.execute(
@@ -47,12 +53,7 @@ def texts(slack: FakeSlack, user: str) -> list[str]:
 async def test_reminders_escalations_and_the_gap_report(
     realign: Realign, slack: FakeSlack, clock: FakeClock
 ) -> None:
-    seed(slack)
-    for manager in ("UM1", "UM2"):
-        slack.add_user(manager, name=f"Manager {manager}")
-    assert realign.runtime.slack is not None
-    await realign.runtime.slack.directory.sync()
-    await org_chart(realign)
+    await org_chart(realign, slack)
     await announce(realign, remind_after=typed("2s"), reminders=chosen("2"), escalate_after=typed("5s"))
     await eventually(lambda: all(len(slack.dms_to(u)) == 1 for u in EVERYONE))
     delivered = {u: deepcopy(slack.dms_to(u)[0]) for u in EVERYONE}
@@ -137,12 +138,7 @@ async def test_a_reminder_due_across_a_restart_is_sent_exactly_once(
 async def test_managers_see_their_reports_only_and_status_breaks_down_by_department_and_manager(
     realign: Realign, slack: FakeSlack
 ) -> None:
-    seed(slack)
-    for manager in ("UM1", "UM2"):
-        slack.add_user(manager, name=f"Manager {manager}")
-    assert realign.runtime.slack is not None
-    await realign.runtime.slack.directory.sync()
-    await org_chart(realign)
+    await org_chart(realign, slack)
     key = await announce(realign)
     await eventually(lambda: all(len(slack.dms_to(u)) == 1 for u in EVERYONE))
 
