@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.model import Announcement, Change, announcement_for
-from bot.ports import ChangeStore, Claim, DeliveryQueue, Failed, Messenger, Outcome, Retry, SendResult, Sent
+from bot.ports import Announcer, ChangeStore, Claim, Failed, Outbox, Outcome, Retry, SendResult, Sent
 from bot.rate import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,9 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        queue: DeliveryQueue,
+        queue: Outbox,
         changes: ChangeStore,
-        messengers: Mapping[str, Messenger],
+        messengers: Mapping[str, Announcer],
         limiters: Mapping[str, RateLimiter],
         clock: Clock,
         tuning: EngineTuning = EngineTuning(),

@@ -197,8 +197,8 @@ class Acknowledgement:
     ref: MessageRef | None
 
 
-class DeliveryQueue(Protocol):
-    """The outbox: delivery rows that workers claim, send and settle."""
+class Outbox(Protocol):
+    """Delivery rows that workers claim, send and settle: what the delivery engine needs."""
 
     async def claim(self, *, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
         """Atomically take up to `limit` due deliveries (queued and due, or sending with an expired lease)."""
@@ -207,6 +207,10 @@ class DeliveryQueue(Protocol):
     async def settle(self, outcomes: Sequence[Outcome], *, now: datetime) -> None:
         """Record outcomes of claims; an outcome whose claim was superseded is ignored."""
         ...
+
+
+class DeliveryQueue(Outbox, Protocol):
+    """The outbox, plus what people do to their deliveries."""
 
     async def acknowledge(self, *, delivery_id: int, user_id: str, at: datetime) -> Acknowledgement:
         """Record the user's acknowledgement once; later calls return the first time (first=False)."""
@@ -220,14 +224,19 @@ class DeliveryQueue(Protocol):
 # --- messaging -------------------------------------------------------------------------------------
 
 
-class Messenger(Protocol):
-    """Sends and edits direct messages on one workspace; classifies platform errors into SendResult."""
+class Announcer(Protocol):
+    """Sends announcements on one workspace and finds one already sent: what the delivery engine needs.
+    Platform errors are classified into SendResult."""
 
     async def send_announcement(self, announcement: Announcement, *, user_id: str) -> SendResult: ...
 
     async def find_announcement(self, *, user_id: str, delivery_id: int) -> MessageRef | None:
         """The announcement already in the user's DM for this delivery, if any (reconciliation)."""
         ...
+
+
+class Messenger(Announcer, Protocol):
+    """Sends and edits direct messages on one workspace."""
 
     async def update_announcement(self, ref: MessageRef, announcement: Announcement) -> None: ...
 

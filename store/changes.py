@@ -94,7 +94,7 @@ class SqlChangeStore:
         return None if row is None else to_domain(row, await self._groups(session, row))
 
     async def get_by_id(self, change_id: int) -> model.Change | None:
-        async with self.db.sessions() as session:
+        async with self.db.reading() as session:
             return await self._load(session, await session.get(Change, change_id))
 
     async def get(self, key: str) -> model.Change | None:
@@ -220,7 +220,7 @@ class SqlChangeStore:
         if not admin:
             announced = announced.where(col(Change.announcer_id) == user_id)
         reaching = reports_of(self._summaries(workspace), user_id)
-        async with self.db.sessions() as session:
+        async with self.db.reading() as session:
             rows = [*(await session.execute(announced)).all(), *(await session.execute(reaching)).all()]
         seen: set[int] = set()
         summaries = []
@@ -239,7 +239,7 @@ class SqlChangeStore:
         )
         if manager_id is not None:
             query = reports_of(query.join(Change, col(Change.id) == col(Delivery.change_id)), manager_id)
-        async with self.db.sessions() as session:
+        async with self.db.reading() as session:
             rows = (await session.execute(query)).all()
         return [TallyRow(mask, DeliveryState(state), bool(ack), n) for mask, state, ack, n in rows]
 
@@ -260,7 +260,7 @@ class SqlChangeStore:
         )
         if manager_id is not None:
             query = query.where(col(Person.manager_id) == manager_id)
-        async with self.db.sessions() as session:
+        async with self.db.reading() as session:
             rows = (await session.execute(query)).all()
         return [BreakdownRow(*row) for row in rows if row[2]]
 
@@ -297,7 +297,7 @@ class SqlChangeStore:
             .join(Person, person, isouter=True)
             .order_by(col(Person.name), chosen.c.user_id)
         )
-        async with self.db.sessions() as session:
+        async with self.db.reading() as session:
             rows = (await session.execute(query)).all()
         return [
             PersonState(user_id, name or user_id, mask, DeliveryState(state), error)

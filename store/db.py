@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -42,14 +44,24 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: Any) -> None:
-    # Take the write lock at BEGIN: a deferred transaction that reads and then writes while another
-    # connection commits fails at once with SQLITE_BUSY instead of waiting for busy_timeout.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _begin(connection: Any) -> None:
+    # A writing transaction takes the write lock at BEGIN: a deferred one that reads and then writes
+    # while another connection commits fails at once with SQLITE_BUSY instead of waiting for
+    # busy_timeout. A reading one stays deferred, so reads never queue behind writers (WAL).
+    reading = connection.get_execution_options().get(_READING, False)
+    connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+
+_READING = "realign_reading"
 
 
 class Database:
-    """One engine per process; repositories open short sessions from it."""
+    """One engine per process; repositories open short sessions from it: `reading()` for queries,
+    `transaction()` for changes.
+
+    SQLite has one writer at a time. This process's writers queue on a lock, first come first served,
+    rather than in SQLite's busy handler, which sleeps up to 100 ms between tries and lets a steady
+    stream of writers (a fan-out) starve an occasional one (a button click)."""
 
     def __init__(self, raw_url: str, *, pool_size: int = 10) -> None:
         self.url = parse_url(raw_url)
@@ -59,17 +71,25 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
-            event.listen(self.engine.sync_engine, "begin", _begin_immediate)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+            event.listen(self.engine.sync_engine, "begin", _begin)
+        self._writers = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = async_sessionmaker(
+            self.engine.execution_options(**{_READING: True}), expire_on_commit=False
+        )
+        self._write_lock = asyncio.Lock() if self.is_sqlite else contextlib.nullcontext()
 
     @property
     def is_sqlite(self) -> bool:
         return self.url.get_backend_name() == "sqlite"
 
+    def reading(self) -> AsyncSession:
+        """A session for queries only (`async with db.reading() as session:`)."""
+        return self._readers()
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
+        """A session inside one writing transaction: committed on success, rolled back on error."""
+        async with self._write_lock, self._writers() as session, session.begin():
             yield session
 
     async def ping(self) -> None:

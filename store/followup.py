@@ -63,7 +63,7 @@ class SqlFollowUp:
         return change
 
     async def _select(self, query: PeopleQuery) -> list[PendingPerson]:
-        async with self.db.sessions() as session:
+        async with self.db.reading() as session:
             return [_pending(row) for row in (await session.execute(query)).all()]
 
     def _due(self, now: datetime) -> PeopleQuery:

@@ -51,7 +51,7 @@ class SqlPeople:
             )
 
     async def workspace(self, key: str) -> Workspace | None:
-        async with self.db.sessions() as session:
+        async with self.db.reading() as session:
             return await session.get(Workspace, key)
 
     async def upsert_synced(self, workspace: str, people: Iterable[model.Person], *, at: datetime) -> int:
@@ -100,7 +100,7 @@ class SqlPeople:
     async def get_many(self, workspace: str, user_ids: Collection[str]) -> dict[str, model.Person]:
         ids = list(user_ids)
         found: dict[str, model.Person] = {}
-        async with self.db.sessions() as session:
+        async with self.db.reading() as session:
             for start in range(0, len(ids), CHUNK):
                 rows = await session.scalars(
                     select(Person).where(
@@ -112,13 +112,13 @@ class SqlPeople:
         return found
 
     async def workspace_keys(self) -> list[str]:
-        async with self.db.sessions() as session:
+        async with self.db.reading() as session:
             return list(await session.scalars(select(col(Workspace.key)).order_by(col(Workspace.key))))
 
     async def directory(self, workspace: str) -> list[Known]:
         """Everyone of the workspace, as the org chart import checks its rows against them."""
         columns = ("user_id", "email", "name", "active", "manager_id", "department", "title")
-        async with self.db.sessions() as session:
+        async with self.db.reading() as session:
             result = await session.execute(
                 select(*(PERSON.c[name] for name in columns)).where(PERSON.c.workspace == workspace)
             )
