@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 from bot.clock import Clock
 from bot.model import Announcement, announcement_for
 from bot.ports import DeliveryQueue, MessageRef, Messenger
@@ -10,20 +13,30 @@ from bot.ports import DeliveryQueue, MessageRef, Messenger
 class Acknowledging:
     """The Acknowledge button, for one workspace."""
 
-    def __init__(self, *, queue: DeliveryQueue, messenger: Messenger, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        queue: DeliveryQueue,
+        messenger: Messenger,
+        clock: Clock,
+        later: Callable[[Coroutine[Any, Any, Any]], None],
+    ) -> None:
         self.queue = queue
         self.messenger = messenger
         self.clock = clock
+        self.later = later  # runs work after the click has been answered
 
     async def acknowledge(
         self, *, delivery_id: int, user_id: str, clicked_in: MessageRef | None
     ) -> Announcement:
-        """Idempotent: a second click (or a platform retry) keeps the first time and re-shows it."""
+        """Idempotent: a second click (or a platform retry) keeps the first time and re-shows it.
+
+        The click is answered once the acknowledgement is recorded; the message shows it a moment later."""
         ack = await self.queue.acknowledge(delivery_id=delivery_id, user_id=user_id, at=self.clock.now())
         shown = announcement_for(
             ack.change, ack.group_mask, delivery_id=delivery_id, acknowledged_at=ack.acknowledged_at
         )
         ref = clicked_in or ack.ref
         if ref is not None:
-            await self.messenger.update_announcement(ref, shown)
+            self.later(self.messenger.update_announcement(ref, shown))
         return shown

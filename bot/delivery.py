@@ -71,6 +71,10 @@ class Dispatcher:
         """Finish the batches in hand, claim no more (a graceful shutdown)."""
         self._stopping = True
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
     async def drain(self) -> int:
         """Deliver everything due; returns how many deliveries were settled."""
         counts = await asyncio.gather(*(self._lane() for _ in range(self.tuning.lanes)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -122,20 +124,19 @@ class Reporting:
         """Everything for the announcer and admins; a manager sees only their direct reports."""
         change, scope = await self._scope(key=key, user_id=user_id)
         assert change.id is not None
-        rows = await self.changes.tally(change.id, manager_id=scope)
+        people = functools.partial(
+            self.changes.people_in, change.id, acknowledged=False, limit=NAMES_SHOWN, manager_id=scope
+        )
+        # Independent aggregate queries: on separate connections they run side by side.
+        rows, pending, failed, breakdown = await asyncio.gather(
+            self.changes.tally(change.id, manager_id=scope),
+            people(states=(*_NOT_YET, DeliveryState.DELIVERED)),
+            people(states=(DeliveryState.FAILED,)),
+            self.changes.breakdown(change.id, manager_id=scope),
+        )
         if scope is not None and not rows:  # none of this change's people report to the caller
             raise NotAllowed(copy.NOT_YOURS.format(key=change.key))
         totals, groups = fold(change, rows)
-
-        async def people(states: tuple[DeliveryState, ...]) -> list[PersonState]:
-            assert change.id is not None
-            return await self.changes.people_in(
-                change.id, states=states, acknowledged=False, limit=NAMES_SHOWN, manager_id=scope
-            )
-
-        pending = await people((*_NOT_YET, DeliveryState.DELIVERED))
-        failed = await people((DeliveryState.FAILED,))
-        breakdown = await self.changes.breakdown(change.id, manager_id=scope)
         return ChangeStatus(change, totals, groups, pending, failed, breakdown, manager_id=scope)
 
 

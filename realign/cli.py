@@ -60,7 +60,7 @@ async def serve(settings: config.Settings, *, web_server: bool) -> None:
             await runner.setup()
             await web.TCPSite(runner, "0.0.0.0", settings.port).start()
             log.info("Realign listening on :%d (Slack %s)", settings.port, "on" if runtime.slack else "off")
-        runtime.start_ticks()
+        await runtime.start_ticks()
         await _until_stopped()
     finally:
         if runner is not None:

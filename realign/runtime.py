@@ -1,12 +1,14 @@
 """Wiring: build the store, the platform adapters and the use cases from settings; run the tick jobs.
 
-Durable timing lives in the rows (`delivery.due_at`), so the scheduler only runs short tick jobs that
-claim what is due; a restart loses nothing and two processes ticking at once do no harm.
+Durable timing lives in the rows (`delivery.due_at`), so the tick jobs only claim what is due; a restart
+loses nothing and two processes ticking at once do no harm. The tick jobs run on the engine thread
+(realign.engine), in a Runtime of their own, so the web loop stays free for people.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from bot.model import Policy
 from bot.ports import Messenger
 from bot.rate import RateLimiter
 from bot.status import Closing, Reporting, Requeueing
+from realign.engine import EngineThread
 from realign.settings import Settings
 from store.changes import SqlChangeStore
 from store.db import Database
@@ -70,6 +73,8 @@ class Runtime:
         self.slack: Slack | None = None
         self._http: aiohttp.ClientSession | None = None
         self._running: set[asyncio.Task[Any]] = set()
+        self._wake = asyncio.Event()
+        self.engine: EngineThread | None = None
 
     async def open(self) -> None:
         """Bring the database up to date, connect, and log in to the platforms that are configured."""
@@ -136,7 +141,9 @@ class Runtime:
                 on_published=self.wake_dispatcher,
             ),
             reporting=reporting,
-            acknowledging=Acknowledging(queue=self.queue, messenger=messenger, clock=self.clock),
+            acknowledging=Acknowledging(
+                queue=self.queue, messenger=messenger, clock=self.clock, later=self.in_background
+            ),
             closing=Closing(reporting=reporting, store=self.follow_up_store, clock=self.clock),
             requeueing=Requeueing(
                 reporting=reporting, queue=self.queue, clock=self.clock, on_requeued=self.wake_dispatcher
@@ -170,13 +177,29 @@ class Runtime:
             return False
         return True
 
-    def start_ticks(self) -> None:
-        """Run the tick jobs in this process (`serve` and `worker`)."""
-        self._every(DISPATCH_POLL, self.dispatcher.drain, "dispatch")
+    async def start_ticks(self) -> None:
+        """Run the tick jobs (delivery, follow-up, directory sync) on this process's engine thread."""
+        self.engine = EngineThread(lambda: Runtime(self.settings, clock=self.clock, tuning=self.tuning))
+        await self.engine.start()
+
+    def run_ticks(self) -> None:
+        """Run the tick jobs on this event loop (the engine thread's)."""
+        self._track(self._dispatch(), "delivery")
         self._every(self.settings.sweep_interval, self.follow_up.tick, "follow-up")
         if self.slack is not None:
             self._every(DIRECTORY_REFRESH, self.slack.directory.sync, "directory")
         self.scheduler.start()
+
+    async def _dispatch(self) -> None:
+        """Drain the outbox; then sleep until a publish wakes us, or DISPATCH_POLL has passed."""
+        while not self.dispatcher.stopping:
+            self._wake.clear()
+            try:
+                await self.dispatcher.drain()
+            except Exception:
+                log.exception("delivery failed; it runs again in %s", DISPATCH_POLL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), DISPATCH_POLL.total_seconds())
 
     def in_background(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run `work` after the current request, tracked so close() waits for it."""
@@ -217,16 +240,20 @@ class Runtime:
         )
 
     def wake_dispatcher(self) -> None:
-        job = self.scheduler.get_job("dispatch") if self.scheduler.running else None
-        if job is not None:
-            job.modify(next_run_time=datetime.now(UTC))
+        if self.engine is not None:
+            self.engine.wake()
+        else:
+            self._wake.set()
 
     async def close(self) -> None:
         """Stop the ticks, let work in hand finish (then cancel what is left), release connections."""
+        if self.engine is not None:
+            await self.engine.stop()
         if self.scheduler.running:
             self.scheduler.pause()  # no new runs; shutting down now would cancel the running ones
         if hasattr(self, "dispatcher"):
             self.dispatcher.stop()
+            self._wake.set()
         # Let batches in hand settle (so nothing waits out a lease after a deploy) and background work
         # finish, before the database and HTTP connections go away.
         if self._running:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -55,13 +57,67 @@ def _begin(connection: Any) -> None:
 _READING = "realign_reading"
 
 
+class WriterQueue:
+    """A lock for async code on any thread or event loop, granted first come, first served.
+
+    asyncio.Lock serves one event loop; a process with an engine thread has two, writing the same
+    SQLite file through two connection pools."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiting: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
+
+    async def __aenter__(self) -> None:
+        loop = asyncio.get_running_loop()
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return
+            turn: asyncio.Future[None] = loop.create_future()
+            self._waiting.append((loop, turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            with self._mutex:
+                if (loop, turn) in self._waiting:
+                    self._waiting.remove((loop, turn))
+                    raise
+            if not turn.cancelled():  # granted, then cancelled before it ran: pass it on
+                self._release()
+            raise  # else the grant, when it runs, sees the cancelled turn and passes it on
+
+    async def __aexit__(self, *_: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        with self._mutex:
+            if not self._waiting:
+                self._held = False
+                return
+            loop, turn = self._waiting.popleft()
+        try:
+            loop.call_soon_threadsafe(self._grant, turn)
+        except RuntimeError:  # that loop has closed: its waiter is gone
+            self._release()
+
+    def _grant(self, turn: asyncio.Future[None]) -> None:
+        if turn.cancelled():
+            self._release()
+        else:
+            turn.set_result(None)
+
+
+_SQLITE_WRITERS: dict[str, WriterQueue] = {}  # per database file, shared by this process's pools
+
+
 class Database:
     """One engine per process; repositories open short sessions from it: `reading()` for queries,
     `transaction()` for changes.
 
-    SQLite has one writer at a time. This process's writers queue on a lock, first come first served,
-    rather than in SQLite's busy handler, which sleeps up to 100 ms between tries and lets a steady
-    stream of writers (a fan-out) starve an occasional one (a button click)."""
+    SQLite has one writer at a time. This process's writers, on every thread, queue on one lock, first
+    come first served, rather than in SQLite's busy handler, which sleeps up to 100 ms between tries
+    and lets a steady stream of writers (a fan-out) starve an occasional one (a button click)."""
 
     def __init__(self, raw_url: str, *, pool_size: int = 10) -> None:
         self.url = parse_url(raw_url)
@@ -76,7 +132,9 @@ class Database:
         self._readers = async_sessionmaker(
             self.engine.execution_options(**{_READING: True}), expire_on_commit=False
         )
-        self._write_lock = asyncio.Lock() if self.is_sqlite else contextlib.nullcontext()
+        self._write_lock: WriterQueue | contextlib.nullcontext[None] = contextlib.nullcontext()
+        if self.is_sqlite:
+            self._write_lock = _SQLITE_WRITERS.setdefault(str(self.url.database), WriterQueue())
 
     @property
     def is_sqlite(self) -> bool:

@@ -70,7 +70,7 @@ async def realign(
     await runtime.open()
     server = TestServer(runtime.web_app(), host="127.0.0.1")
     await server.start_server()
-    runtime.start_ticks()
+    await runtime.start_ticks()
     try:
         async with aiohttp.ClientSession() as http:
             yield Realign(runtime, SlackDriver(base_url=str(server.make_url("/")), slack=slack, http=http))

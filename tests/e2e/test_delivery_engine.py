@@ -74,7 +74,7 @@ async def test_faults_lose_nothing_and_duplicate_nothing(engine: Runtime, slack:
         "chat.postMessage", seconds=2.5, times=4, after_effect=True
     )  # posted, answer lost to the timeout
     slack.rate_limit("chat.postMessage", per_second=60)  # bursts over the workspace limit get 429s
-    engine.start_ticks()
+    await engine.start_ticks()
 
     await all_settled(engine.db, within=60)
     assert {u: len(slack.dms_to(u)) for u in users[2:] if len(slack.dms_to(u)) != 1} == {}

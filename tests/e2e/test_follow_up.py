@@ -125,7 +125,7 @@ async def test_a_reminder_due_across_a_restart_is_sent_exactly_once(
 
     after = Runtime(settings(database_url, slack, **options), clock=clock)
     await after.open()
-    after.start_ticks()
+    await after.start_ticks()
     try:
         await eventually(lambda: all(len(slack.dms_to(u)) == 2 for u in users))
         clock.advance(seconds=1)  # not yet due again
