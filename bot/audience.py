@@ -44,11 +44,13 @@ async def resolve(groups: list[AudienceGroup], *, directory: Directory, announce
     people = await directory.people(masks.keys())
     result = Resolution(per_group=[0] * len(groups))
     for user_id, mask in masks.items():
-        reason = _why_excluded(user_id, people.get(user_id), announcer_id)
+        person = people.get(user_id)
+        reason = _why_excluded(user_id, person, announcer_id)
         if reason is not None:
             result.excluded.append(Excluded(user_id, mask, reason))
             continue
-        result.recipients.append(Recipient(user_id, mask))
+        assert person is not None
+        result.recipients.append(Recipient(user_id, mask, person.department, person.manager_id))
         for position in range(len(groups)):
             result.per_group[position] += mask >> position & 1
     return result

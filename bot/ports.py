@@ -50,6 +50,8 @@ class Directory(Protocol):
 class Recipient:
     user_id: str
     group_mask: int
+    department: str | None = None  # their team as at publishing, for status by team
+    manager_id: str | None = None
 
 
 @dataclass(frozen=True)

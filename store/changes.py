@@ -28,14 +28,9 @@ def chunks(items: Iterator[dict[str, Any]], size: int = CHUNK) -> Iterator[list[
         yield chunk
 
 
-def with_person() -> Any:
-    """The join condition from a delivery (and its change) to the person it targets."""
-    return and_(col(Person.workspace) == col(Change.workspace), col(Person.user_id) == col(Delivery.user_id))
-
-
 def reports_of(query: Any, manager_id: str) -> Any:
-    """Narrow a query over deliveries (with their change joined) to one manager's direct reports."""
-    return query.join(Person, with_person()).where(col(Person.manager_id) == manager_id)
+    """Narrow a query over deliveries to one manager's direct reports (as at publishing)."""
+    return query.where(col(Delivery.manager_id) == manager_id)
 
 
 def key_to_id(key: str) -> int | None:
@@ -171,6 +166,8 @@ class SqlChangeStore:
                     "state": DeliveryState.QUEUED,
                     "due_at": at,
                     "last_error": None,
+                    "department": r.department,
+                    "manager_id": r.manager_id,
                 }
                 for r in recipients
             )
@@ -182,6 +179,8 @@ class SqlChangeStore:
                     "state": DeliveryState.EXCLUDED,
                     "due_at": None,
                     "last_error": e.reason.value,
+                    "department": None,
+                    "manager_id": None,
                 }
                 for e in excluded
             )
@@ -243,7 +242,7 @@ class SqlChangeStore:
             .group_by(col(Delivery.group_mask), col(Delivery.state), acked)
         )
         if manager_id is not None:
-            query = reports_of(query.join(Change, col(Change.id) == col(Delivery.change_id)), manager_id)
+            query = reports_of(query, manager_id)
         async with self.db.reading() as session:
             rows = (await session.execute(query)).all()
         return [TallyRow(mask, DeliveryState(state), bool(ack), n) for mask, state, ack, n in rows]
@@ -252,19 +251,17 @@ class SqlChangeStore:
         live = col(Delivery.state) != DeliveryState.EXCLUDED
         query = (
             select(
-                col(Person.department),
-                col(Person.manager_id),
+                col(Delivery.department),
+                col(Delivery.manager_id),
                 func.count(col(Delivery.id)).filter(live),
                 func.count(col(Delivery.acknowledged_at)).filter(live),
                 func.count(col(Delivery.id)).filter(col(Delivery.state) == DeliveryState.FAILED),
             )
-            .join(Change, col(Change.id) == col(Delivery.change_id))
-            .join(Person, with_person(), isouter=True)
             .where(col(Delivery.change_id) == change_id)
-            .group_by(col(Person.department), col(Person.manager_id))
+            .group_by(col(Delivery.department), col(Delivery.manager_id))
         )
         if manager_id is not None:
-            query = query.where(col(Person.manager_id) == manager_id)
+            query = reports_of(query, manager_id)
         async with self.db.reading() as session:
             rows = (await session.execute(query)).all()
         return [BreakdownRow(*row) for row in rows if row[2]]
@@ -291,7 +288,7 @@ class SqlChangeStore:
             .limit(limit)
         )
         if manager_id is not None:
-            first = reports_of(first.join(Change, col(Change.id) == col(Delivery.change_id)), manager_id)
+            first = reports_of(first, manager_id)
         chosen = first.subquery()
         person = and_(col(Person.workspace) == col(Change.workspace), col(Person.user_id) == chosen.c.user_id)
         query = (

@@ -20,6 +20,8 @@ from store.tables import Person, Workspace
 PERSON = Person.__table__  # type: ignore[attr-defined]
 SYNCED = ("name", "email", "tz", "active", "is_bot", "updated_at")  # what a platform sync owns
 CHUNK = 2000
+WHOLE_WORKSPACE = 5 * CHUNK  # people asked for at once above which get_many reads the workspace
+PERSON_FIELDS = ("user_id", "name", "email", "tz", "active", "is_bot", "department", "manager_id")
 
 
 def to_domain(row: Person) -> model.Person:
@@ -70,13 +72,14 @@ class SqlPeople:
             }
             for p in people
         )
+        upsert = self._insert(PERSON)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["workspace", "user_id"], set_={k: upsert.excluded[k] for k in SYNCED}
+        )
+        # One compiled statement, executed for many rows (SQLite's executemany, psycopg's pipeline).
         async with self.db.transaction() as session:
             while chunk := list(islice(rows, CHUNK)):
-                statement = self._insert(PERSON).values(chunk)
-                statement = statement.on_conflict_do_update(
-                    index_elements=["workspace", "user_id"], set_={k: statement.excluded[k] for k in SYNCED}
-                )
-                await session.execute(statement)
+                await session.execute(upsert, chunk)
                 written += len(chunk)
         return written
 
@@ -99,16 +102,19 @@ class SqlPeople:
 
     async def get_many(self, workspace: str, user_ids: Collection[str]) -> dict[str, model.Person]:
         ids = list(user_ids)
+        query = select(*(PERSON.c[name] for name in PERSON_FIELDS)).where(PERSON.c.workspace == workspace)
         found: dict[str, model.Person] = {}
         async with self.db.reading() as session:
-            for start in range(0, len(ids), CHUNK):
-                rows = await session.scalars(
-                    select(Person).where(
-                        col(Person.workspace) == workspace,
-                        col(Person.user_id).in_(ids[start : start + CHUNK]),
-                    )
-                )
-                found.update((row.user_id, to_domain(row)) for row in rows)
+            if len(ids) > WHOLE_WORKSPACE:  # most of a large company: one pass beats many IN lists
+                wanted = set(ids)
+                rows = [row for row in await session.execute(query) if row.user_id in wanted]
+            else:
+                rows = []
+                for start in range(0, len(ids), CHUNK):
+                    chunk = ids[start : start + CHUNK]
+                    rows.extend(await session.execute(query.where(PERSON.c.user_id.in_(chunk))))
+        for row in rows:
+            found[row.user_id] = model.Person(**row._mapping)
         return found
 
     async def workspace_keys(self) -> list[str]:

@@ -103,6 +103,7 @@ class Delivery(SQLModel, table=True):
             sqlite_where=text("remind_at IS NOT NULL"),
         ),
         Index("ix_delivery_tally", "change_id", "state", "group_mask"),
+        Index("ix_delivery_manager", "change_id", "manager_id"),
     )
 
     id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
@@ -122,6 +123,9 @@ class Delivery(SQLModel, table=True):
         default=None
     )  # next reminder due; NULL: none (acknowledged, done, closed)
     reminders_sent: int = 0
+    # The recipient's team as at publishing: status reports count by it without joining `person`.
+    department: str | None = None
+    manager_id: str | None = Field(default=None, max_length=64)
 
 
 class AuditEvent(SQLModel, table=True):
