@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from bot import copy
-from bot.audience import Resolution, resolve
+from bot.audience import Resolution, anyone_reachable, resolve
 from bot.clock import Clock
 from bot.durations import parse_duration
 from bot.errors import ConfigError, InvalidInput, NotAllowed, NotFound
@@ -215,8 +215,7 @@ class Announcing:
         if position >= MAX_GROUPS:
             raise InvalidInput({"people": copy.TOO_MANY_GROUPS.format(limit=MAX_GROUPS)})
         validate_group(group)
-        resolution = await resolve([group], directory=self.directory, announcer_id=user_id)
-        if not resolution.recipients:
+        if not await anyone_reachable([group], directory=self.directory, announcer_id=user_id):
             raise InvalidInput({"people": copy.AUDIENCE_EMPTY})
         if not group.name.strip():
             group = replace(group, name=f"Group {position + 1}")

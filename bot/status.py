@@ -97,6 +97,7 @@ class Reporting:
         self.workspace = workspace
         self.changes = changes
         self.admins = frozenset(admins)
+        self._running: dict[tuple[int, str | None], asyncio.Future[ChangeStatus]] = {}
 
     async def overview(self, *, user_id: str) -> list[ChangeSummary]:
         return await self.changes.visible_to(
@@ -121,8 +122,20 @@ class Reporting:
             return change, user_id
 
     async def status(self, *, key: str, user_id: str) -> ChangeStatus:
-        """Everything for the announcer and admins; a manager sees only their direct reports."""
+        """Everything for the announcer and admins; a manager sees only their direct reports.
+
+        Asked again while the same report is being counted, it shares that count: on a 100,000-person
+        change many people asking at once cost one set of aggregate queries at a time, not a pile-up."""
         change, scope = await self._scope(key=key, user_id=user_id)
+        assert change.id is not None
+        report = (change.id, scope)
+        running = self._running.get(report)
+        if running is None:
+            running = self._running[report] = asyncio.ensure_future(self._count(change, scope))
+            running.add_done_callback(lambda _: self._running.pop(report, None))
+        return await asyncio.shield(running)  # one caller giving up does not cancel the others' count
+
+    async def _count(self, change: Change, scope: str | None) -> ChangeStatus:
         assert change.id is not None
         people = functools.partial(
             self.changes.people_in, change.id, acknowledged=False, limit=NAMES_SHOWN, manager_id=scope

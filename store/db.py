@@ -46,15 +46,15 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_READING = "realign_reading"  # execution option of the engine behind Database.reading()
+
+
 def _begin(connection: Any) -> None:
     # A writing transaction takes the write lock at BEGIN: a deferred one that reads and then writes
     # while another connection commits fails at once with SQLITE_BUSY instead of waiting for
     # busy_timeout. A reading one stays deferred, so reads never queue behind writers (WAL).
     reading = connection.get_execution_options().get(_READING, False)
     connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
-
-
-_READING = "realign_reading"
 
 
 class WriterQueue:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pytest
 
-from bot.audience import resolve
-from bot.model import AudienceGroup, Exclusion
+from bot.audience import anyone_reachable, resolve
+from bot.model import AudienceGroup, Exclusion, Person
 from bot.ports import Excluded, Recipient
 from tests.bot.memory import MemoryDirectory
 
@@ -98,3 +100,25 @@ async def test_no_groups_resolve_to_nobody(directory: MemoryDirectory) -> None:
     resolution = await resolve([], directory=directory, announcer_id=ANNOUNCER)
 
     assert (resolution.recipients, resolution.excluded, resolution.per_group) == ([], [], [])
+
+
+async def test_whether_anyone_is_reachable_is_settled_batch_by_batch(
+    directory: MemoryDirectory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crowd = [f"U{n:05d}" for n in range(2_000)]
+    for user_id in crowd:
+        directory.person(user_id)
+    looked_up: list[int] = []
+    people = directory.people
+
+    async def counting(user_ids: Collection[str]) -> dict[str, Person]:
+        looked_up.append(len(user_ids))
+        return await people(user_ids)
+
+    monkeypatch.setattr(directory, "people", counting)
+    everyone = AudienceGroup("All", "x", user_ids=(ANNOUNCER, "UBOT", *crowd))
+    assert await anyone_reachable([everyone], directory=directory, announcer_id=ANNOUNCER, batch=500)
+    assert looked_up == [500]  # the first batch had someone: the other 1,502 were never looked up
+
+    nobody = AudienceGroup("None", "x", user_ids=(ANNOUNCER, "UBOT", "UGONE", "USLACKBOT", "UNKNOWN"))
+    assert not await anyone_reachable([nobody], directory=directory, announcer_id=ANNOUNCER, batch=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
@@ -192,3 +193,31 @@ async def test_the_overview_lists_the_users_own_changes_and_everything_for_an_ad
     assert [summary.key for summary in await reporting.overview(user_id=ADMIN)] == [other.key, published.key]
     (mine,) = await reporting.overview(user_id=ANNOUNCER)
     assert (mine.targeted, mine.acknowledged) == (4, 1)
+
+
+async def test_people_asking_at_once_share_one_count_and_one_giving_up_does_not_stop_it(
+    reporting: Reporting, changes: MemoryChanges, published: Change, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted, release = 0, asyncio.Event()
+    tally = changes.tally
+
+    async def slow_tally(change_id: int, *, manager_id: str | None = None) -> list[TallyRow]:
+        nonlocal counted
+        counted += 1
+        await release.wait()
+        return await tally(change_id, manager_id=manager_id)
+
+    monkeypatch.setattr(changes, "tally", slow_tally)
+    asking = [asyncio.create_task(reporting.status(key=published.key, user_id=u)) for u in (ANNOUNCER, ADMIN)]
+    impatient = asyncio.create_task(reporting.status(key=published.key, user_id=ANNOUNCER))
+    await asyncio.sleep(0.01)
+    impatient.cancel()
+    release.set()
+    first, second = await asyncio.gather(*asking)
+    assert counted == 1
+    assert (
+        first.totals == second.totals == Totals(targeted=4, delivered=3, acknowledged=1, failed=1, excluded=1)
+    )
+
+    again = await reporting.status(key=published.key, user_id=ANNOUNCER)  # a later question counts anew
+    assert counted == 2 and again.totals == first.totals
