@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class EngineTuning:
     batch: int = 100
-    lanes: int = 4
+    lanes: int = 2
     in_flight: int = 64
     lease: timedelta = timedelta(seconds=60)
     send_timeout: timedelta = timedelta(seconds=10)  # the platform client's timeout
