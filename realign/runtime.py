@@ -62,9 +62,15 @@ class Runtime:
     """Everything one `realign` process runs; `open()` then `start_ticks()` and/or `web_app()`."""
 
     def __init__(
-        self, settings: Settings, *, clock: Clock | None = None, tuning: EngineTuning | None = None
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        tuning: EngineTuning | None = None,
+        migrate: bool = True,
     ) -> None:
         self.settings = settings
+        self.migrate = migrate
         self.clock = clock or SystemClock()
         self.tuning = tuning or EngineTuning(
             lease=settings.delivery_lease, send_timeout=timedelta(seconds=settings.slack_api_timeout)
@@ -78,7 +84,8 @@ class Runtime:
 
     async def open(self) -> None:
         """Bring the database up to date, connect, and log in to the platforms that are configured."""
-        await asyncio.to_thread(upgrade, self.settings.database_url)
+        if self.migrate:
+            await asyncio.to_thread(upgrade, self.settings.database_url)
         self.db = Database(self.settings.database_url)
         await self.db.ping()
         self.people = SqlPeople(self.db)
@@ -179,7 +186,9 @@ class Runtime:
 
     async def start_ticks(self) -> None:
         """Run the tick jobs (delivery, follow-up, directory sync) on this process's engine thread."""
-        self.engine = EngineThread(lambda: Runtime(self.settings, clock=self.clock, tuning=self.tuning))
+        self.engine = EngineThread(  # the database is up to date: this runtime's open() migrated it
+            lambda: Runtime(self.settings, clock=self.clock, tuning=self.tuning, migrate=False)
+        )
         await self.engine.start()
 
     def run_ticks(self) -> None:
