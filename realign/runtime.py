@@ -97,7 +97,9 @@ class Runtime:
         if self.settings.slack_enabled:
             self.slack = await self._open_slack()
             messengers[self.slack.workspace] = self.slack.messenger
-            limiters[self.slack.workspace] = RateLimiter(self.settings.slack_post_rate)
+            limiters[self.slack.workspace] = RateLimiter(
+                self.settings.slack_post_rate, burst=self.settings.slack_post_burst
+            )
         if self.settings.teams_configured:
             log.warning("Teams settings are present, but this version of Realign does not serve Teams yet")
         self.follow_up = FollowUp(

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
     slack_post_rate: float = Field(5.0, alias="SLACK_POST_RATE", gt=0)
+    slack_post_burst: float | None = Field(None, alias="SLACK_POST_BURST", ge=1)
     slack_api_timeout: int = Field(10, alias="SLACK_API_TIMEOUT", ge=1, le=120)
     delivery_lease: timedelta = Field(timedelta(seconds=60), alias="REALIGN_DELIVERY_LEASE")
     microsoft_app_id: str | None = Field(None, alias="MICROSOFT_APP_ID")

@@ -21,6 +21,7 @@ CONTRACT = (
     "SLACK_SIGNING_SECRET",
     "SLACK_API_URL",
     "SLACK_POST_RATE",
+    "SLACK_POST_BURST",
     "MICROSOFT_APP_ID",
     "MICROSOFT_APP_PASSWORD",
     "MICROSOFT_APP_TYPE",
@@ -74,6 +75,17 @@ def test_defaults(env: pytest.MonkeyPatch) -> None:
     assert settings.working_hours == (time(9), time(17))
     assert settings.announcers == frozenset()
     assert settings.admins == frozenset()
+    assert (settings.slack_post_rate, settings.slack_post_burst) == (5.0, None)  # burst: a tenth of a second
+
+
+def test_the_post_rate_and_burst_are_numbers_of_messages(env: pytest.MonkeyPatch) -> None:
+    settings = load_with(env, SLACK_POST_RATE="12.5", SLACK_POST_BURST="40")
+
+    assert (settings.slack_post_rate, settings.slack_post_burst) == (12.5, 40.0)
+    assert (
+        error_with(env, SLACK_POST_BURST="0.5")
+        == "SLACK_POST_BURST: Input should be greater than or equal to 1"
+    )
 
 
 def test_durations_are_read_as_operators_write_them(env: pytest.MonkeyPatch) -> None:

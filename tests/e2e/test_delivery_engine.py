@@ -135,3 +135,16 @@ async def test_three_workers_share_one_change_on_postgresql(slack: FakeSlack) ->
         assert await unsettled(runtime.db) == 0
     finally:
         await runtime.close()
+
+
+async def test_the_post_rate_and_burst_settings_shape_the_workspace_limiter(
+    database_url: str, slack: FakeSlack
+) -> None:
+    runtime = Runtime(settings(database_url, slack, SLACK_POST_RATE="7", SLACK_POST_BURST="30"))
+    await runtime.open()
+    try:
+        assert runtime.slack is not None
+        limiter = runtime.dispatcher.limiters[runtime.slack.workspace]
+        assert (limiter.configured, limiter.burst) == (7, 30)
+    finally:
+        await runtime.close()
