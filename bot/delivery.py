@@ -61,8 +61,6 @@ class Dispatcher:
         self.clock = clock
         self.tuning = tuning
         self._slots = asyncio.Semaphore(tuning.in_flight)
-        slowest = min((limiter.configured for limiter in limiters.values()), default=float("inf"))
-        self._batch = max(1, min(tuning.batch, int(slowest * tuning.batch_seconds)))
         self._stopping = False
         self._changes: dict[int, Change] = {}
         self._announcements: dict[tuple[int, int], Announcement] = {}
@@ -84,7 +82,7 @@ class Dispatcher:
         settled = 0
         while not self._stopping:
             claimed_at = self.clock.now()
-            claims = await self.queue.claim(now=claimed_at, limit=self._batch, lease=self.tuning.lease)
+            claims = await self.queue.claim(now=claimed_at, limit=self._batch(), lease=self.tuning.lease)
             if not claims:
                 return settled
             # Past this moment another worker may take the claims over: never start a send after it.
@@ -93,6 +91,13 @@ class Dispatcher:
             await self.queue.settle(outcomes, now=self.clock.now())
             settled += len(outcomes)
         return settled
+
+    def _batch(self) -> int:
+        """As many claims as the lanes, sharing the rate as it is now, can send while the lease allows."""
+        slowest = min((limiter.configured for limiter in self.limiters.values()), default=float("inf"))
+        window = (self.tuning.lease - self.tuning.send_timeout).total_seconds()
+        sendable = slowest * min(self.tuning.batch_seconds, window) / self.tuning.lanes
+        return max(1, min(self.tuning.batch, int(sendable)))
 
     async def _change(self, change_id: int) -> Change:
         if change_id not in self._changes:
@@ -127,7 +132,7 @@ class Dispatcher:
         limiter = self.limiters[change.workspace]
         await limiter.acquire()
         if self.clock.now() >= last_send:  # e.g. a long 429 pause: hand the claim back untouched
-            return Retry("lease ran out before sending", rate_limited=True)
+            return Retry("lease ran out before sending", after=0, rate_limited=True)  # due again at once
         result = await messenger.send_announcement(announcement, user_id=claim.user_id)
         if isinstance(result, Retry) and result.rate_limited:
             limiter.penalize(result.after)
@@ -142,7 +147,7 @@ class Dispatcher:
             return Outcome(claim, result)
         if claim.attempt >= self.tuning.max_attempts and not result.rate_limited:
             return Outcome(claim, Failed(f"gave up after {claim.attempt} attempts: {result.reason}"))
-        delay = result.after or backoff(
-            claim.attempt, base=self.tuning.backoff_base, cap=self.tuning.backoff_cap
-        )
+        delay = result.after
+        if delay is None:
+            delay = backoff(claim.attempt, base=self.tuning.backoff_base, cap=self.tuning.backoff_cap)
         return Outcome(claim, result, retry_at=self.clock.now() + timedelta(seconds=delay))

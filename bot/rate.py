@@ -10,6 +10,8 @@ from collections.abc import Callable
 class RateLimiter:
     """Hands out send slots at `rate` per second (bursts up to `burst`), first come first served.
 
+    When several processes send to one workspace, each takes its `share()` of the rate.
+
     A 429 pauses everyone for the platform's `Retry-After` and lowers the rate by a fifth (once per
     pause, however many in-flight calls report it); after `recover_after` seconds without one the
     rate climbs back by a tenth of the configured rate per second."""
@@ -24,9 +26,11 @@ class RateLimiter:
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
+        self.whole = rate  # the workspace's rate, for all its senders
+        self._whole_burst = burst if burst is not None else rate / 10
         self.configured = rate
         self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate / 10)
+        self.burst = max(1.0, self._whole_burst)
         self.recover_after = recover_after
         self._now = monotonic
         self._tokens = self.burst
@@ -56,6 +60,17 @@ class RateLimiter:
                     self._tokens -= 1
                     return
                 await asyncio.sleep((1 - self._tokens) / self.rate)
+
+    def share(self, senders: int) -> None:
+        """The workspace's rate is split between `senders` processes: take this one's part of it."""
+        senders = max(1, senders)
+        part = self.whole / senders
+        if part == self.configured:
+            return
+        self.rate *= part / self.configured  # where AIMD had got to, on the new scale
+        self.configured = part
+        self.burst = max(1.0, self._whole_burst / senders)
+        self._tokens = min(self._tokens, self.burst)
 
     def penalize(self, retry_after: float | None) -> None:
         """The platform said 429: stop until `retry_after` (default 1 s) has passed, then go slower."""

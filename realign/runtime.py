@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,11 +45,14 @@ from store.deliveries import SqlDeliveryQueue
 from store.followup import SqlFollowUp
 from store.migrate import upgrade
 from store.people import SqlPeople
+from store.workers import SqlWorkers
 
 log = logging.getLogger(__name__)
 DISPATCH_POLL = timedelta(seconds=1)  # how soon a worker notices deliveries published by another process
 DIRECTORY_REFRESH = timedelta(hours=1)
 GRACE = timedelta(seconds=15)  # how long shutdown waits for batches in hand
+HEARTBEAT = timedelta(seconds=5)  # how often a delivering process says it is alive ...
+ALIVE_WITHIN = 3 * HEARTBEAT  # ... and how long after its last word it counts as gone
 
 
 @dataclass
@@ -81,6 +87,8 @@ class Runtime:
         self._running: set[asyncio.Task[Any]] = set()
         self._wake = asyncio.Event()
         self.engine: EngineThread | None = None
+        self.worker_id = uuid.uuid4().hex
+        self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
 
     async def open(self) -> None:
         """Bring the database up to date, connect, and log in to the platforms that are configured."""
@@ -92,6 +100,7 @@ class Runtime:
         self.changes = SqlChangeStore(self.db)
         self.queue = SqlDeliveryQueue(self.db, self.changes)
         self.follow_up_store = SqlFollowUp(self.db, self.changes)
+        self.workers = SqlWorkers(self.db)
         messengers: dict[str, Messenger] = {}
         limiters: dict[str, RateLimiter] = {}
         if self.settings.slack_enabled:
@@ -195,11 +204,20 @@ class Runtime:
 
     def run_ticks(self) -> None:
         """Run the tick jobs on this event loop (the engine thread's)."""
+        self._every(HEARTBEAT, self._heartbeat, "heartbeat")
         self._track(self._dispatch(), "delivery")
         self._every(self.settings.sweep_interval, self.follow_up.tick, "follow-up")
         if self.slack is not None:
             self._every(DIRECTORY_REFRESH, self.slack.directory.sync, "directory")
         self.scheduler.start()
+
+    async def _heartbeat(self) -> None:
+        """Every delivering process takes an equal part of each workspace's rate (SLACK_POST_RATE)."""
+        senders = await self.workers.beat(
+            self.worker_id, name=self.worker_name, now=datetime.now(UTC), alive_within=ALIVE_WITHIN
+        )
+        for limiter in self.dispatcher.limiters.values():
+            limiter.share(senders)
 
     async def _dispatch(self) -> None:
         """Drain the outbox; then sleep until a publish wakes us, or DISPATCH_POLL has passed."""
@@ -274,6 +292,11 @@ class Runtime:
         for task in self._running:
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
+        if self.scheduler.get_job("heartbeat") is not None:  # the others take this one's part now
+            try:
+                await self.workers.leave(self.worker_id)
+            except Exception as error:  # they will anyway, once its heartbeat is ALIVE_WITHIN old
+                log.warning("could not sign off worker %s: %s", self.worker_name, error)
         if self._http is not None:
             await self._http.close()
         if hasattr(self, "db"):

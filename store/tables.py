@@ -31,6 +31,14 @@ class Workspace(SQLModel, table=True):
     installed_at: datetime = utc()
 
 
+class Worker(SQLModel, table=True):
+    """A process delivering right now (`serve` or `worker`), seen at its last heartbeat."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str  # host:pid, for operators
+    seen_at: datetime = utc()
+
+
 class Person(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("workspace", "user_id"),)
 

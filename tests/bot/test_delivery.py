@@ -6,13 +6,13 @@ it is sent again, so nobody gets the announcement twice.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from bot.delivery import Dispatcher, EngineTuning
 from bot.model import AudienceGroup, Change, DeliveryState
-from bot.ports import Failed, MessageRef, Outcome, Recipient, Retry
+from bot.ports import Claim, Failed, MessageRef, Outcome, Recipient, Retry
 from bot.rate import RateLimiter
 from tests.bot.memory import FakeMessenger, Landed, MemoryChanges, MemoryQueue
 from tests.conftest import FakeClock
@@ -304,3 +304,24 @@ async def test_a_worker_that_died_mid_send_is_taken_over_after_its_lease_and_its
 
     await queue.settle([Outcome(stale, Failed("channel_not_found"))], now=clock.now())
     assert (bob.state, bob.last_error) == (DeliveryState.DELIVERED, None)
+
+
+async def test_claims_shrink_to_what_the_lanes_can_send_at_the_rate_as_it_is_now(
+    queue: MemoryQueue, changes: MemoryChanges, messenger: FakeMessenger, clock: FakeClock
+) -> None:
+    people = [f"U{n:04}" for n in range(60)]
+    await publish(changes, clock, *(Recipient(user_id, 0b01) for user_id in people))
+    limiter = RateLimiter(400)  # real time: 60 sends at 100/s take half a second
+    engine = dispatcher(queue, changes, messenger, limiter, clock, batch=100, lanes=2, batch_seconds=0.1)
+    limits: list[int] = []
+    claim = queue.claim
+
+    async def recording(*, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
+        limits.append(limit)
+        return await claim(now=now, limit=limit, lease=lease)
+
+    queue.claim = recording  # type: ignore[method-assign]
+    limiter.share(4)  # three other processes joined: 100/s is this one's part
+
+    assert await engine.drain() == 60
+    assert set(limits) == {5}  # 100/s x 0.1 s, over two lanes

@@ -186,3 +186,23 @@ async def test_a_new_429_restarts_the_quiet_period(monotonic: Monotonic) -> None
     await limiter.acquire()
 
     assert limiter.rate == 64
+
+
+async def test_three_senders_each_take_a_third_of_the_workspace_rate(monotonic: Monotonic) -> None:
+    limiter = RateLimiter(300, burst=30, monotonic=monotonic)
+    limiter.share(3)
+    assert (limiter.configured, limiter.rate, limiter.burst) == (100, 100, 10)
+
+    taken = await slots_within(limiter, 0.5)
+
+    expected = limiter.burst + 100 * 0.5
+    assert expected * 0.85 <= taken <= expected * 1.15
+
+
+def test_a_share_keeps_how_far_a_429_slowed_the_rate_down(monotonic: Monotonic) -> None:
+    limiter = RateLimiter(300, monotonic=monotonic)
+    limiter.penalize(1)  # 240 of 300
+    limiter.share(2)
+    assert (limiter.configured, limiter.rate) == (150, 120)
+    limiter.share(1)  # the other sender left
+    assert (limiter.configured, limiter.rate, limiter.burst) == (300, 240, 30)

@@ -128,9 +128,12 @@ async def test_three_workers_share_one_change_on_postgresql(slack: FakeSlack) ->
         workers = [Worker(worker_env(database_url, slack, SLACK_POST_RATE="150")) for _ in range(3)]
         try:
             await eventually(lambda: sum(1 for u in users if slack.dms_to(u)) == len(users), within=90)
+            # all three count each other by heartbeat, so each takes a third of the workspace rate
+            assert await count(runtime.db, "SELECT count(*) FROM worker") == 3
         finally:
             errors = [await worker.stop() for worker in workers]
         assert not [e for e in errors if "Traceback" in e], errors
+        assert await count(runtime.db, "SELECT count(*) FROM worker") == 0  # they signed off
         assert {u: len(slack.dms_to(u)) for u in users if len(slack.dms_to(u)) != 1} == {}
         assert await unsettled(runtime.db) == 0
     finally:

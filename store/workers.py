@@ -1,0 +1,31 @@
+"""Heartbeats of the delivering processes: how many share each workspace's rate right now."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlmodel import col
+
+from store.db import Database
+from store.tables import Worker
+
+
+class SqlWorkers:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def beat(self, worker_id: str, *, name: str, now: datetime, alive_within: timedelta) -> int:
+        """Record that this worker is alive; forget those silent for `alive_within`; count the living."""
+        async with self.db.transaction() as session:
+            seen = await session.execute(
+                update(Worker).where(col(Worker.id) == worker_id).values(seen_at=now)
+            )
+            if seen.rowcount == 0:  # type: ignore[attr-defined]
+                session.add(Worker(id=worker_id, name=name, seen_at=now))
+            await session.execute(delete(Worker).where(col(Worker.seen_at) < now - alive_within))
+            return int(await session.scalar(select(func.count()).select_from(Worker)) or 0)
+
+    async def leave(self, worker_id: str) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(delete(Worker).where(col(Worker.id) == worker_id))
