@@ -17,13 +17,15 @@ import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
+import store.tables  # noqa: F401  (the tables, for TABLES)
 from store.db import Database
 from store.migrate import upgrade
 
 POSTGRES_URL = os.environ.get("REALIGN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REALIGN_REQUIRE_POSTGRES") == "1"
-TABLES = "audit_event, delivery, audience_group, change, person, workspace"
+TABLES = ", ".join(table.name for table in SQLModel.metadata.sorted_tables)
 
 
 class FakeClock:
@@ -49,13 +51,22 @@ _private_url: str | None = None
 _unreachable: str | None = None
 
 
+def _new_database(name: str) -> str:
+    """An empty database of this name on the PostgreSQL server (dropped first if it exists)."""
+    with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
+
+
 def _private_database() -> str:
     """A database of this test session's own on the PostgreSQL server, so concurrent runs never meet."""
-    name = f"realign_test_{os.getpid()}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.execute(f"CREATE DATABASE {name}")
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    url = _new_database(f"realign_test_{os.getpid()}")
     upgrade(url)
     return url
 
@@ -81,8 +92,7 @@ def _postgres_url() -> str:
 def _drop_private_database() -> Iterator[None]:
     yield
     if _private_url is not None:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {make_url(_private_url).database} WITH (FORCE)")
+        _drop_database(_private_url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -94,6 +104,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     url = f"sqlite:///{tmp_path / 'realign.db'}"
     upgrade(url)
     yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def bare_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database with no schema at all, for migration tests; on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bare.db'}"
+        return
+    _postgres_url()  # skips or fails as for every PostgreSQL test when the server is unreachable
+    url = _new_database(f"realign_test_{os.getpid()}_bare")
+    yield url
+    _drop_database(url)
 
 
 @pytest.fixture

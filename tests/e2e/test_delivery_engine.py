@@ -104,13 +104,17 @@ async def test_a_worker_killed_mid_fanout_again_and_again_sends_everyone_exactly
 
     for _ in range(3):
         worker, before = Worker(env), delivered()
-        await eventually(lambda: delivered() >= before + 25, within=30)  # noqa: B023
-        worker.kill()  # SIGKILL: no chance to settle what it had in hand
+        try:
+            await eventually(lambda: delivered() >= before + 25, within=30)  # noqa: B023
+        finally:
+            worker.kill()  # SIGKILL: no chance to settle what it had in hand
     assert delivered() < len(users), "the fan-out finished before the last kill; make it longer"
     survivor = Worker(env)
-    await eventually(lambda: delivered() == len(users), within=60)
-    await all_settled(engine.db)
-    await survivor.stop()
+    try:
+        await eventually(lambda: delivered() == len(users), within=60)
+        await all_settled(engine.db)
+    finally:
+        await survivor.stop()
     assert {u: len(slack.dms_to(u)) for u in users if len(slack.dms_to(u)) != 1} == {}
     assert await count(engine.db, "SELECT count(*) FROM delivery WHERE state = 'delivered'") == len(users)
 
