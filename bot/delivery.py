@@ -94,7 +94,9 @@ class Dispatcher:
 
     def _batch(self) -> int:
         """As many claims as the lanes, sharing the rate as it is now, can send while the lease allows."""
-        slowest = min((limiter.configured for limiter in self.limiters.values()), default=float("inf"))
+        slowest = min((limiter.configured for limiter in self.limiters.values()), default=0.0)
+        if slowest == 0:  # no platform: nothing can be sent
+            return 1
         window = (self.tuning.lease - self.tuning.send_timeout).total_seconds()
         sendable = slowest * min(self.tuning.batch_seconds, window) / self.tuning.lanes
         return max(1, min(self.tuning.batch, int(sendable)))

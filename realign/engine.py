@@ -1,4 +1,4 @@
-"""The engine thread: a process's background work (delivery, follow-up, directory sync) on its own loop.
+"""The engine: a process's background work (delivery, follow-up, directory sync), on a loop of its own.
 
 A fan-out keeps an event loop busy with thousands of sends a second. On the web server's loop every
 slash command and button click would queue behind them; on a loop of its own, the web loop only has to
@@ -10,20 +10,38 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
+import os
+import socket
 import sys
 import threading
-from collections.abc import Callable
-from typing import Protocol
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.clock import Clock
+from bot.delivery import Dispatcher, EngineTuning
+from bot.followup import FollowUp
+from realign.settings import Settings
+from realign.wiring import Logins, Wiring
 
 log = logging.getLogger(__name__)
+DISPATCH_POLL = timedelta(seconds=1)  # how soon a worker notices deliveries published by another process
+DIRECTORY_REFRESH = timedelta(hours=1)
+GRACE = timedelta(seconds=15)  # how long shutdown waits for batches in hand
+HEARTBEAT = timedelta(seconds=5)  # how often a delivering process says it is alive ...
+ALIVE_WITHIN = 3 * HEARTBEAT  # ... and how long after its last word it counts as gone
 # How long a busy thread may keep the interpreter lock from a waiting one (Python's default is 5 ms).
 # A web request waits this long at most for each of its steps while a fan-out runs.
 SWITCH_INTERVAL = 0.001
 
 
 class Ticking(Protocol):
-    """What the engine thread runs: a Runtime that has not been opened yet."""
+    """What the engine thread runs: an Engine that has not been opened yet."""
 
     async def open(self) -> None: ...
 
@@ -84,3 +102,127 @@ class EngineThread:
             self._loop.call_soon_threadsafe(self._stopping.set)
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
+
+
+class Engine:
+    """One loop's tick jobs: the delivery loop, follow-up, heartbeat and directory sync.
+
+    It opens a `Wiring` of its own (this loop's pool and HTTP session). With no platform configured it
+    has nothing to deliver and runs nothing. Durable timing lives in the rows, so the jobs only claim
+    what is due: a restart loses nothing and two processes ticking at once do no harm."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        tuning: EngineTuning | None = None,
+        logins: Logins | None = None,
+        migrate: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.wiring = Wiring(settings, clock=clock)
+        self.clock = self.wiring.clock
+        self.tuning = tuning or EngineTuning(
+            lease=settings.delivery_lease, send_timeout=timedelta(seconds=settings.slack_api_timeout)
+        )
+        self._logins = logins
+        self._migrate = migrate
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._wake = asyncio.Event()
+        self.worker_id = uuid.uuid4().hex
+        self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
+
+    async def open(self) -> None:
+        await self.wiring.open(migrate=self._migrate, logins=self._logins)
+        wiring = self.wiring
+        self.dispatcher = Dispatcher(
+            queue=wiring.queue,
+            changes=wiring.changes,
+            messengers=wiring.messengers,
+            limiters=wiring.limiters,
+            clock=self.clock,
+            tuning=self.tuning,
+        )
+        self.follow_up = FollowUp(
+            store=wiring.follow_up_store,
+            messengers=wiring.messengers,
+            clock=self.clock,
+            hours=self.settings.working_hours,
+        )
+
+    @property
+    def delivering(self) -> bool:
+        return bool(self.wiring.messengers)
+
+    def run_ticks(self) -> None:
+        """Start the tick jobs on this event loop; none when there is no platform to deliver to."""
+        if not self.delivering:
+            return
+        self._every(HEARTBEAT, self._heartbeat, "heartbeat")
+        self.wiring.in_background(self._dispatch(), "delivery")
+        self._every(self.settings.sweep_interval, self.follow_up.tick, "follow-up")
+        if self.wiring.slack is not None:
+            self._every(DIRECTORY_REFRESH, self.wiring.slack.directory.sync, "directory")
+        self.scheduler.start()
+
+    async def _heartbeat(self) -> None:
+        """Every delivering process takes an equal part of each workspace's rate."""
+        senders = await self.wiring.workers.beat(
+            self.worker_id, name=self.worker_name, now=datetime.now(UTC), alive_within=ALIVE_WITHIN
+        )
+        for limiter in self.wiring.limiters.values():
+            limiter.share(senders)
+
+    async def _dispatch(self) -> None:
+        """Drain the outbox; then sleep until a publish wakes us, or DISPATCH_POLL has passed."""
+        while not self.dispatcher.stopping:
+            self._wake.clear()
+            try:
+                await self.dispatcher.drain()
+            except Exception:
+                log.exception("delivery failed; it runs again in %s", DISPATCH_POLL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), DISPATCH_POLL.total_seconds())
+
+    def _every(self, interval: timedelta, job: Callable[[], Awaitable[Any]], name: str) -> None:
+        async def tick() -> None:
+            # Tracked so close() can stop it before the database and HTTP session go away.
+            task = asyncio.current_task()
+            assert task is not None
+            self.wiring.track(task)
+            try:
+                await job()
+            except Exception:
+                log.exception("tick job %s failed; it runs again in %s", name, interval)
+
+        self.scheduler.add_job(
+            tick,
+            "interval",
+            seconds=interval.total_seconds(),
+            id=name,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+        )
+
+    def wake_dispatcher(self) -> None:
+        self._wake.set()
+
+    async def close(self) -> None:
+        """Stop the ticks, let work in hand finish (then cancel what is left), release connections."""
+        if self.scheduler.running:
+            self.scheduler.pause()  # no new runs; shutting down now would cancel the running ones
+        if hasattr(self, "dispatcher"):
+            self.dispatcher.stop()
+            self._wake.set()
+        # Let batches in hand settle (so nothing waits out a lease after a deploy) before the database
+        # and HTTP connections go away.
+        await self.wiring.finish(grace=GRACE.total_seconds())
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+            try:  # the others take this one's part of the rate now
+                await self.wiring.workers.leave(self.worker_id)
+            except Exception as error:  # they will anyway, once its heartbeat is ALIVE_WITHIN old
+                log.warning("could not sign off worker %s: %s", self.worker_name, error)
+        await self.wiring.close()

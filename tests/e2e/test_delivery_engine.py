@@ -150,8 +150,8 @@ async def test_the_post_rate_and_burst_settings_shape_the_workspace_limiter(
     runtime = Runtime(settings(database_url, slack, SLACK_POST_RATE="7", SLACK_POST_BURST="30"))
     await runtime.open()
     try:
-        assert runtime.slack is not None
-        limiter = runtime.dispatcher.limiters[runtime.slack.workspace]
+        assert runtime.wiring.slack is not None
+        limiter = runtime.wiring.slack.limiter
         assert (limiter.configured, limiter.burst) == (7, 30)
     finally:
         await runtime.close()

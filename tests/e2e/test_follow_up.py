@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from realign.engine import Engine
 from realign.runtime import Runtime
 from tests.conftest import FakeClock
 from tests.e2e.conftest import Realign, eventually, settings
@@ -118,7 +119,10 @@ async def test_a_reminder_due_across_a_restart_is_sent_exactly_once(
     assert before.slack is not None
     await before.slack.directory.sync()
     await publish_to_everyone(before)
-    await before.dispatcher.drain()  # delivered, no ticks running
+    engine = Engine(before.settings, clock=clock, logins=before.wiring.logins)
+    await engine.open()
+    await engine.dispatcher.drain()  # delivered, no ticks running
+    await engine.close()
     assert all(len(slack.dms_to(u)) == 1 for u in users)
     clock.advance(seconds=3)  # the reminders fall due ...
     await before.close()  # ... and the process stops before any tick sends them
