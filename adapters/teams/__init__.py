@@ -1,0 +1,1 @@
+"""Teams: the app package (manifest and icons) now; the activity handler, cards and messenger later."""
