@@ -1,27 +1,59 @@
-"""The one HTTP app: Slack at /slack/events, health at /healthz (Teams joins at /api/messages)."""
+"""The one HTTP app: Slack at /slack/events (and /slack/install, /slack/oauth_redirect with OAuth),
+/healthz and /metrics for operators (Teams joins at /api/messages)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import time
+from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 
-def build_web(*, slack: AsyncApp | None, database_ok: Callable[[], Awaitable[bool]]) -> web.Application:
-    app = web.Application()
+class Operations(Protocol):
+    """What operators read off the process (realign.operations implements it)."""
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the process can do its work (its database answers), and the details to show."""
+        ...
+
+    async def metrics(self) -> tuple[bytes, str]:
+        """The metrics in the Prometheus text format, and their content type."""
+        ...
+
+    def served(self, *, route: str, seconds: float) -> None:
+        """A request to `route` (the matched resource's path, never the raw URL) took `seconds`."""
+        ...
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"  # a 404: not one label per URL
+
+
+def build_web(*, slack: AsyncApp | None, operations: Operations) -> web.Application:
+    @web.middleware
+    async def timed(request: web.Request, handler: Handler) -> web.StreamResponse:
+        began = time.perf_counter()
+        try:
+            return await handler(request)
+        finally:
+            operations.served(route=_route(request), seconds=time.perf_counter() - began)
+
+    app = web.Application(middlewares=[timed])
 
     async def healthz(_request: web.Request) -> web.Response:
-        ok = await database_ok()
-        body = {
-            "status": "ok" if ok else "degraded",
-            "database": "ok" if ok else "unreachable",
-            "slack": "on" if slack else "off",
-        }
+        ok, body = await operations.health()
         return web.json_response(body, status=200 if ok else 503)
 
+    async def metrics(_request: web.Request) -> web.Response:
+        body, content_type = await operations.metrics()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     if slack is not None:
         bolt = slack
 
@@ -29,4 +61,17 @@ def build_web(*, slack: AsyncApp | None, database_ok: Callable[[], Awaitable[boo
             return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
 
         app.router.add_post("/slack/events", slack_events)
+        flow = bolt.oauth_flow
+        if flow is not None:  # installs through OAuth: /slack/install, /slack/oauth_redirect
+
+            async def slack_install(request: web.Request) -> web.Response:
+                bolt_request = await to_bolt_request(request)
+                return await to_aiohttp_response(await flow.handle_installation(bolt_request))
+
+            async def slack_redirect(request: web.Request) -> web.Response:
+                bolt_request = await to_bolt_request(request)
+                return await to_aiohttp_response(await flow.handle_callback(bolt_request))
+
+            app.router.add_get(flow.install_path, slack_install)
+            app.router.add_get(flow.redirect_uri_path, slack_redirect)
     return app

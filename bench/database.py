@@ -22,22 +22,22 @@ UNACKNOWLEDGED = (
 )
 
 
-def fresh_postgres() -> str:
-    """Create `realign_bench` if missing and empty its public schema; returns its URL."""
+def fresh_postgres(name: str = POSTGRES_DB) -> str:
+    """Create the database `name` (`realign_bench`) if missing and empty its public schema; its URL."""
     with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True, connect_timeout=5) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (POSTGRES_DB,)).fetchone()
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            admin.execute(f'CREATE DATABASE "{POSTGRES_DB}"')
-    url = f"{POSTGRES_SERVER}/{POSTGRES_DB}"
+            admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{POSTGRES_SERVER}/{name}"
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as connection:
         connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     return url
 
 
-def fresh_database(kind: str, workdir: Path) -> str:
+def fresh_database(kind: str, workdir: Path, *, postgres_name: str = POSTGRES_DB) -> str:
     """A DATABASE_URL for an empty database of `kind` ("sqlite" or "postgres")."""
     if kind == "postgres":
-        return fresh_postgres()
+        return fresh_postgres(postgres_name)
     return f"sqlite:///{workdir / f'{workdir.name}.db'}"
 
 
@@ -55,15 +55,26 @@ class Probe:
             return sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
         return psycopg.connect(self.url, autocommit=True, connect_timeout=5)
 
-    def _run(self, sql: str) -> Sequence[Any]:
+    def _connected(self) -> Any:
         if self._connection is None:
             self._connection = self._connect()
-        return list(self._connection.execute(sql).fetchall())
+        return self._connection
+
+    def _run(self, sql: str) -> Sequence[Any]:
+        return list(self._connected().execute(sql).fetchall())
+
+    def _write(self, sql: str) -> int:
+        return int(self._connected().execute(sql).rowcount)
 
     async def rows(self, sql: str) -> Sequence[Any]:
         """All rows of `sql`."""
         async with self._lock:
             return await asyncio.to_thread(self._run, sql)
+
+    async def execute(self, sql: str) -> int:
+        """Run one writing statement (committed at once); how many rows it touched."""
+        async with self._lock:
+            return await asyncio.to_thread(self._write, sql)
 
     async def scalar(self, sql: str) -> Any:
         """The first column of the first row of `sql` (None if no row)."""

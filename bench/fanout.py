@@ -114,7 +114,7 @@ def realign_env(spec: Spec, *, database_url: str, fake_url: str, port: int) -> d
         "SLACK_BOT_TOKEN": "xoxb-bench",
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": fake_url,
-        "SLACK_POST_RATE": f"{spec.post_rate:g}",
+        "SLACK_POST_RATE": "auto" if spec.auto else f"{spec.post_rate:g}",
     }
 
 
@@ -284,6 +284,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds between interactive requests during the fan-out (default 0.05; 0: none)",
     )
+    parser.add_argument("--auto", action="store_true", help="SLACK_POST_RATE=auto: find the limit by probing")
     parser.add_argument("--matrix", action="store_true", help="run the standard set (bench/README.md)")
     parser.add_argument("--keep", action="store_true", help="keep logs and the SQLite file")
     return parser
@@ -300,6 +301,7 @@ def spec_from(args: argparse.Namespace) -> Spec:
         rate=args.rate,
         timeout=args.timeout,
         interactive_every=args.interactive_every,
+        auto=args.auto,
     )
 
 

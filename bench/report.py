@@ -22,6 +22,7 @@ class Spec:
     timeout: float | None = None  # fan-out timeout; default max(120 s, 5 x N / expected rate)
     optional: bool = False  # a timeout is reported but does not fail the benchmark
     interactive_every: float = 0.05  # seconds between interactive requests during the fan-out; 0: none
+    auto: bool = False  # SLACK_POST_RATE=auto: Realign looks for the fake's limit itself
 
     @property
     def post_rate(self) -> float:
@@ -38,7 +39,7 @@ class Spec:
     def label(self) -> str:
         """A short name for progress lines."""
         limit = f"limit {self.limit:g}/s" if self.limit else "no limit"
-        return f"N={self.n} {self.db} x{self.workers} {limit}"
+        return f"N={self.n} {self.db} x{self.workers} {limit}" + (" rate auto" if self.auto else "")
 
 
 @dataclass

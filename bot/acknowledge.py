@@ -16,11 +16,13 @@ class Acknowledging:
     def __init__(
         self,
         *,
+        workspace: str,
         queue: DeliveryQueue,
         messenger: Messenger,
         clock: Clock,
         later: Callable[[Coroutine[Any, Any, Any]], None],
     ) -> None:
+        self.workspace = workspace
         self.queue = queue
         self.messenger = messenger
         self.clock = clock
@@ -31,12 +33,17 @@ class Acknowledging:
     ) -> Announcement:
         """Idempotent: a second click (or a platform retry) keeps the first time and re-shows it.
 
-        The click is answered once the acknowledgement is recorded; the message shows it a moment later."""
-        ack = await self.queue.acknowledge(delivery_id=delivery_id, user_id=user_id, at=self.clock.now())
+        The click is answered once the acknowledgement is recorded; the messages show it a moment later:
+        the announcement always, and the reminder too when the click came from one."""
+        ack = await self.queue.acknowledge(
+            delivery_id=delivery_id, user_id=user_id, at=self.clock.now(), workspace=self.workspace
+        )
         shown = announcement_for(
             ack.change, ack.group_mask, delivery_id=delivery_id, acknowledged_at=ack.acknowledged_at
         )
-        ref = clicked_in or ack.ref
-        if ref is not None:
-            self.later(self.messenger.update_announcement(ref, shown))
+        original = ack.ref or clicked_in
+        if original is not None:
+            self.later(self.messenger.update_announcement(original, shown))
+        if clicked_in is not None and clicked_in != original:  # clicked in a reminder
+            self.later(self.messenger.update_reminder(clicked_in, shown))
         return shown

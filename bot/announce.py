@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 
 from bot import copy
 from bot.audience import Resolution, anyone_reachable, resolve
 from bot.clock import Clock
-from bot.durations import parse_duration
+from bot.durations import FOLLOW_UP_MAX, FOLLOW_UP_MIN, format_duration, parse_duration
 from bot.errors import ConfigError, InvalidInput, NotAllowed, NotFound
 from bot.followup import WorkingHours, deadline_moment, zone
 from bot.model import (
@@ -31,6 +31,15 @@ from bot.ports import ChangeStore, Directory
 MAX_REMINDERS = 5
 DEFAULT_POLICY = Policy()
 TEXT_LIMIT = 2900  # Slack's section text limit is 3000 characters
+TITLE_LIMIT = 100  # shown as "Change CHG-nnnnn: {title}" in a 150-character header
+NAME_LIMIT = 80  # a group's name
+YEARS_AHEAD = 3  # how far ahead an effective date or deadline may be
+MAX_AUDIENCE = 100_000
+
+
+def length(text: str) -> int:
+    """Characters as chat platforms count them (UTF-16 units: an emoji may count as two)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 @dataclass(frozen=True)
@@ -62,51 +71,69 @@ class Published:
     first: bool
 
 
-def _check_text(errors: dict[str, str], name: str, value: str, *, required: bool) -> None:
+def _check_text(
+    errors: dict[str, str], name: str, value: str, *, required: bool, limit: int = TEXT_LIMIT
+) -> None:
     if required and not value.strip():
         errors[name] = copy.REQUIRED
-    elif len(value) > TEXT_LIMIT:
-        errors[name] = copy.TOO_LONG.format(limit=TEXT_LIMIT)
+    elif length(value) > limit:
+        errors[name] = copy.TOO_LONG.format(limit=limit)
+
+
+def _check_dates(errors: dict[str, str], form: Basics, *, today: date) -> None:
+    horizon = today + timedelta(days=366 * YEARS_AHEAD)
+    for name in ("effective_date", "ack_deadline"):
+        value = getattr(form, name)
+        if value is None:
+            errors[name] = copy.REQUIRED
+        elif value < today:
+            errors[name] = copy.DATE_PAST
+        elif value > horizon:
+            errors[name] = copy.DATE_TOO_FAR.format(years=YEARS_AHEAD)
+    effective, deadline = form.effective_date, form.ack_deadline
+    if "ack_deadline" not in errors and effective and deadline and deadline < effective:
+        errors["ack_deadline"] = copy.DEADLINE_BEFORE_EFFECTIVE
+
+
+def _check_policy(errors: dict[str, str], form: Basics) -> None:
+    for name in ("remind_after", "escalate_after"):
+        text = getattr(form, name).strip()
+        try:
+            value = parse_duration(text) if text else None
+        except ConfigError:
+            errors[name] = copy.BAD_DURATION
+            continue
+        if value is not None and not FOLLOW_UP_MIN <= value <= FOLLOW_UP_MAX:
+            shortest, longest = format_duration(FOLLOW_UP_MIN), format_duration(FOLLOW_UP_MAX)
+            errors[name] = copy.DURATION_RANGE.format(minimum=shortest, maximum=longest)
+    if form.reminders is not None and not 0 <= form.reminders <= MAX_REMINDERS:
+        errors["reminders"] = copy.BAD_REMINDERS.format(limit=MAX_REMINDERS)
 
 
 def validate_basics(form: Basics, *, today: date) -> None:
     """Raise InvalidInput naming every field to fix."""
     errors: dict[str, str] = {}
-    _check_text(errors, "title", form.title, required=True)
+    _check_text(errors, "title", form.title, required=True, limit=TITLE_LIMIT)
     _check_text(errors, "what", form.what, required=True)
     _check_text(errors, "why", form.why, required=False)
     _check_text(errors, "customer_plan", form.customer_plan, required=False)
-    if form.effective_date is None:
-        errors["effective_date"] = copy.REQUIRED
-    elif form.effective_date < today:
-        errors["effective_date"] = copy.DATE_PAST
-    if form.ack_deadline is None:
-        errors["ack_deadline"] = copy.REQUIRED
-    elif form.ack_deadline < today:
-        errors["ack_deadline"] = copy.DATE_PAST
-    elif form.effective_date and form.ack_deadline < form.effective_date:
-        errors["ack_deadline"] = copy.DEADLINE_BEFORE_EFFECTIVE
+    _check_dates(errors, form, today=today)
     if form.customer_impact is CustomerImpact.DIRECT and not form.customer_plan.strip():
         errors["customer_plan"] = copy.CUSTOMER_PLAN_NEEDED
-    for name in ("remind_after", "escalate_after"):
-        try:
-            text = getattr(form, name).strip()
-            if text:
-                parse_duration(text)
-        except ConfigError:
-            errors[name] = copy.BAD_DURATION
-    if form.reminders is not None and not 0 <= form.reminders <= MAX_REMINDERS:
-        errors["reminders"] = copy.BAD_REMINDERS.format(limit=MAX_REMINDERS)
+    _check_policy(errors, form)
     if errors:
         raise InvalidInput(errors)
 
 
 def policy_from(form: Basics, default: Policy) -> Policy:
     """The form's follow-up policy (validated), falling back field by field to the default."""
+    within = {"minimum": FOLLOW_UP_MIN, "maximum": FOLLOW_UP_MAX}
     return Policy(
-        remind_after=parse_duration(form.remind_after) if form.remind_after.strip() else default.remind_after,
+        remind_after=parse_duration(form.remind_after, **within)
+        if form.remind_after.strip()
+        else default.remind_after,
         max_reminders=default.max_reminders if form.reminders is None else form.reminders,
-        escalate_after=parse_duration(form.escalate_after)
+        escalate_after=parse_duration(form.escalate_after, **within)
         if form.escalate_after.strip()
         else default.escalate_after,
     )
@@ -116,6 +143,7 @@ def validate_group(group: AudienceGroup) -> None:
     errors: dict[str, str] = {}
     if not group.has_selectors:
         errors["people"] = copy.NO_AUDIENCE
+    _check_text(errors, "name", group.name, required=False, limit=NAME_LIMIT)
     _check_text(errors, "from_effective", group.from_effective, required=True)
     if "from_effective" in errors and not group.from_effective.strip():
         errors["from_effective"] = copy.EXPECTATIONS_EMPTY
@@ -157,7 +185,9 @@ class Announcing:
         on_published: Callable[[], None] = lambda: None,
         policy: Policy = DEFAULT_POLICY,
         hours: WorkingHours = None,
+        max_audience: int = MAX_AUDIENCE,
     ) -> None:
+        self.max_audience = max_audience
         self.policy = policy
         self.hours = hours
         self.workspace = workspace
@@ -219,12 +249,30 @@ class Announcing:
             raise InvalidInput({"people": copy.AUDIENCE_EMPTY})
         if not group.name.strip():
             group = replace(group, name=f"Group {position + 1}")
-        change.groups = [*change.groups[:position], group]
+        groups = [*change.groups[:position], group]
+        await self._check_audience_size(groups, user_id=user_id)
+        change.groups = groups
         return await self.changes.save_draft(change, draft_ref=draft_ref, at=self.clock.now())
+
+    async def _check_audience_size(self, groups: list[AudienceGroup], *, user_id: str) -> None:
+        """Refuse groups that reach more than `max_audience` people. Members are counted first: when
+        they alone are few enough (the usual case) nobody needs to be looked up."""
+        members: set[str] = set()
+        for group in groups:
+            members |= await self.directory.members(group)
+        if len(members) > self.max_audience:
+            resolution = await resolve(groups, directory=self.directory, announcer_id=user_id)
+            self._refuse_too_many(len(resolution.recipients))
+
+    def _refuse_too_many(self, count: int) -> None:
+        if count > self.max_audience:
+            message = copy.AUDIENCE_TOO_LARGE.format(count=count, limit=self.max_audience)
+            raise InvalidInput({"people": message})
 
     async def review(self, *, key: str, user_id: str) -> Review:
         change = await self.draft(key=key, user_id=user_id)
         resolution = await resolve(change.groups, directory=self.directory, announcer_id=user_id)
+        self._refuse_too_many(len(resolution.recipients))
         everyone = (1 << len(change.groups)) - 1
         return Review(
             change=change,
@@ -251,6 +299,7 @@ class Announcing:
         resolution = await resolve(change.groups, directory=self.directory, announcer_id=user_id)
         if not resolution.recipients:
             raise InvalidInput({"people": copy.AUDIENCE_EMPTY})
+        self._refuse_too_many(len(resolution.recipients))
         now, announcer_zone = self.clock.now(), await self.zone_of(user_id)
         change.escalate_at = now + change.policy.escalate_after
         change.report_at = max(now, deadline_moment(change.ack_deadline, tz=announcer_zone, hours=self.hours))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 # --- form validation --------------------------------------------------------------------------------
@@ -19,6 +20,12 @@ BAD_DURATION = "Write a duration like 90s, 15m, 24h or 2d."
 BAD_REMINDERS = "Choose between 0 and {limit} reminders."
 TOO_MANY_GROUPS = "A change can have at most {limit} audience groups."
 
+# --- typed answers (where there is no date picker or people picker: the console) ------------------------
+BAD_DATE = "Write a date like 2026-12-15, today, tomorrow or +14d."
+BAD_CHOICE = "Answer one of: {choices}."
+BAD_NUMBER = "Write a whole number."
+UNKNOWN_AUDIENCE = "Nobody is called {names}; /people lists who is here."
+
 # --- readiness warnings (review step) ---------------------------------------------------------------
 WARN_NO_WHY = "No reason is given. People adopt changes they understand; say why."
 WARN_SOON = "The change takes effect in {days} day(s): people may not have time to prepare."
@@ -33,6 +40,8 @@ NOT_AN_ANNOUNCER = (
 NOT_YOURS = "Sorry, only the announcer of {key} and admins can see its details."
 NO_SUCH_CHANGE = "There is no change called {key}."
 NOT_YOUR_DELIVERY = "This announcement was sent to someone else."
+REMOVED_FROM_WORKSPACE = "Realign was removed from this workspace"  # why its deliveries failed
+NOT_INSTALLED = "Realign is not installed in this workspace any more. Ask an admin to add it again."
 ALREADY_PUBLISHED = "{key} was already published."
 UNKNOWN_STATUS_ARGUMENT = "Usage: /change-status, or /change-status CHG-12 for one change."
 
@@ -96,3 +105,58 @@ def progress_bar(done: int, total: int, width: int = 10) -> str:
     share = done / total if total else 0.0
     filled = round(share * width)
     return f"{'▓' * filled}{'░' * (width - filled)} {share:.0%} ({done}/{total})"
+
+
+# --- bounded input (appended) ----------------------------------------------------------------------
+DURATION_RANGE = "Choose from {minimum} to {maximum}."
+DATE_TOO_FAR = "Choose a date within {years} years from today."
+UNREADABLE = "Realign could not read this; please choose or type it again."
+FORM_UNREADABLE = "Realign could not read this form. Please start again with /announce-change."
+BUTTON_UNREADABLE = "Realign could not read this button. Please use the most recent message."
+PROBLEM_TITLE = "Could not continue"
+AUDIENCE_TOO_LARGE = (
+    "These reach {count:,} people; one change may reach at most {limit:,}. Split the audience into "
+    "several changes, or ask an admin to raise the limit."
+)
+
+# --- why a delivery failed, in words (keys are platform error codes) ---------------------------------
+FAILURE_REASONS = {
+    "account_inactive": "deactivated account",
+    "user_disabled": "deactivated account",
+    "messages_tab_disabled": "DMs turned off",
+    "user_not_found": "not found",
+    "channel_not_found": "not found",
+    "cannot_dm_bot": "is a bot",
+    "is_archived": "conversation archived",
+    "restricted_action": "blocked by workspace settings",
+}
+FAILED_AFTER_TRIES = "could not be reached after {attempts} tries"
+FAILED_OTHERWISE = "could not be delivered"
+_GAVE_UP = re.compile(r"gave up after ([0-9]{1,6}) attempts?\b")
+
+
+def failure_reason(raw: str | None) -> str:
+    """A failed delivery's recorded reason (a platform error code, or `gave up after N attempts: …`) as
+    an announcer reads it: never a raw code or an exception name."""
+    reason = (raw or "").strip()
+    if reason in FAILURE_REASONS:
+        return FAILURE_REASONS[reason]
+    gave_up = _GAVE_UP.match(reason)
+    if gave_up:
+        return FAILED_AFTER_TRIES.format(attempts=int(gave_up[1]))
+    return FAILED_OTHERWISE
+
+
+# --- follow-up at scale ---------------------------------------------------------------------------------
+GAP_FIRST = "Listed above: the first {shown:,} of {total:,} still pending."
+
+# --- audiences from channels (appended) ---------------------------------------------------------------
+CHANNEL_HIDDEN = (
+    "Realign can't see who is in one of these channels: it is private and Realign is not a member. "
+    "Add Realign to it (/invite @Realign in the channel), or pick its members as people or a user group."
+)
+CHANNEL_LOADING = (
+    "Realign is still reading the member list of a large channel ({count:,} members so far). "
+    "Submit again in a few seconds."
+)
+MORE_MANAGERS = "…and the reports of {managers} more managers ({people} people)."

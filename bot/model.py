@@ -185,20 +185,47 @@ class PendingPerson:
     reason: str | None = None
 
 
+class NoticeKind(StrEnum):
+    """A follow-up message: each is an outbox row of its own (see bot.notices)."""
+
+    REMINDER = "reminder"  # to a recipient who has not acknowledged
+    ESCALATION = "escalation"  # to a manager: their direct reports still pending
+    UNMANAGED = "unmanaged"  # to the announcer: pending people with no manager on record
+    REPORT = "report"  # to the announcer at the deadline: the gap report
+
+
 @dataclass(frozen=True)
 class Escalation:
-    """One manager's direct reports still pending on one change."""
+    """One manager's direct reports still pending on one change (the first few, and how many in all)."""
 
     change: Change
     manager_id: str
     reports: tuple[PendingPerson, ...]
+    total: int | None = None  # None: `reports` is everyone
+
+    @property
+    def count(self) -> int:
+        return len(self.reports) if self.total is None else self.total
 
 
 @dataclass(frozen=True)
 class GapReport:
-    """What the announcer reads at the deadline: who is still pending, and who never got the message."""
+    """What the announcer reads at the deadline: who is still pending, and who never got the message.
+
+    The lists hold the first few people only; the totals and the count by department cover everyone."""
 
     change: Change
     pending: tuple[PendingPerson, ...]
     failed: tuple[PendingPerson, ...]
     unmanaged_only: bool = False  # at escalation time: only the people with no manager on record
+    pending_total: int | None = None  # None: the lists are complete
+    failed_total: int | None = None
+    departments: tuple[tuple[str | None, int], ...] | None = None  # None: count the list
+
+    @property
+    def pending_count(self) -> int:
+        return len(self.pending) if self.pending_total is None else self.pending_total
+
+    @property
+    def failed_count(self) -> int:
+        return len(self.failed) if self.failed_total is None else self.failed_total

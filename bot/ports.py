@@ -6,10 +6,10 @@ the actor, the store keeps the log (see store.audit).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from bot.model import (
     Announcement,
@@ -20,6 +20,7 @@ from bot.model import (
     Exclusion,
     GapReport,
     MessageRef,
+    NoticeKind,
     PendingPerson,
     Person,
 )
@@ -152,7 +153,8 @@ class Sent:
 
 @dataclass(frozen=True)
 class Retry:
-    """Not delivered this time. `unsure`: the request may have reached the platform (reconcile first)."""
+    """Not delivered this time. `unsure`: the request may have reached the platform (reconcile first).
+    `rate_limited`: the platform's limit, not the recipient's trouble (it uses up no attempt)."""
 
     reason: str
     after: float | None = None
@@ -167,7 +169,24 @@ class Failed:
     reason: str
 
 
+@dataclass(frozen=True)
+class Deferred:
+    """Not sent yet on purpose (outside the recipient's working time): due again `until`, no attempt used."""
+
+    until: datetime
+    reason: str = "outside working hours"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """No longer worth sending (acknowledged meanwhile, change closed, nobody left to list)."""
+
+    reason: str
+
+
 SendResult = Sent | Retry | Failed
+Result = SendResult | Deferred | Skipped
+Found = MessageRef | Retry | None  # what reconciliation finds: the message, a reason to wait, or nothing
 
 
 @dataclass(frozen=True)
@@ -181,13 +200,38 @@ class Claim:
     attempt: int
     unsure: bool
 
+    @property
+    def id(self) -> int:
+        return self.delivery_id
+
 
 @dataclass(frozen=True)
-class Outcome:
-    claim: Claim
-    result: SendResult
+class NoticeClaim:
+    """A follow-up message a worker now holds; `attempt` fences its outcome like a delivery's."""
+
+    id: int
+    kind: NoticeKind
+    change_id: int
+    user_id: str  # who receives it: the recipient, their manager, or the announcer
+    attempt: int
+    unsure: bool
+    tz: str | None = None  # the receiver's time zone, for their working hours
+    delivery_id: int | None = None  # a reminder's delivery
+    group_mask: int = 0
+    thread: MessageRef | None = None  # a reminder goes in the announcement's thread
+    seq: int = 0  # which reminder of the delivery this is (1, 2, ...)
+    moot: str | None = None  # why it need not be sent any more (acknowledged, change closed)
+
+
+ClaimT = TypeVar("ClaimT", Claim, NoticeClaim)
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[ClaimT]):
+    claim: ClaimT
+    result: Result
     retry_at: datetime | None = None
-    remind_at: datetime | None = None  # for a delivered message: when the first reminder falls due
+    remind_at: datetime | None = None  # once delivered (or reminded): when the next reminder falls due
 
 
 @dataclass(frozen=True)
@@ -199,23 +243,31 @@ class Acknowledgement:
     ref: MessageRef | None
 
 
-class Outbox(Protocol):
-    """Delivery rows that workers claim, send and settle: what the delivery engine needs."""
+class Outbox(Protocol[ClaimT]):
+    """Rows that workers claim, send and settle: what the delivery engine needs."""
 
-    async def claim(self, *, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
-        """Atomically take up to `limit` due deliveries (queued and due, or sending with an expired lease)."""
+    async def due_workspaces(self, *, now: datetime) -> list[str]:
+        """The workspaces that have rows due now."""
         ...
 
-    async def settle(self, outcomes: Sequence[Outcome], *, now: datetime) -> None:
+    async def claim(self, *, now: datetime, limit: int, lease: timedelta, workspace: str) -> list[ClaimT]:
+        """Atomically take up to `limit` of the workspace's due rows (queued and due, or sending with an
+        expired lease)."""
+        ...
+
+    async def settle(self, outcomes: Sequence[Outcome[ClaimT]], *, now: datetime) -> None:
         """Record outcomes of claims; an outcome whose claim was superseded is ignored."""
         ...
 
 
-class DeliveryQueue(Outbox, Protocol):
-    """The outbox, plus what people do to their deliveries."""
+class DeliveryQueue(Outbox[Claim], Protocol):
+    """The announcements' outbox, plus what people do to their deliveries."""
 
-    async def acknowledge(self, *, delivery_id: int, user_id: str, at: datetime) -> Acknowledgement:
-        """Record the user's acknowledgement once; later calls return the first time (first=False)."""
+    async def acknowledge(
+        self, *, delivery_id: int, user_id: str, at: datetime, workspace: str
+    ) -> Acknowledgement:
+        """Record the user's acknowledgement once; later calls return the first time (first=False).
+        A delivery of another workspace's change is NotFound, and nothing is recorded."""
         ...
 
     async def requeue_failed(self, *, change_id: int, actor: str, now: datetime) -> int:
@@ -228,69 +280,113 @@ class DeliveryQueue(Outbox, Protocol):
 
 class Announcer(Protocol):
     """Sends announcements on one workspace and finds one already sent: what the delivery engine needs.
-    Platform errors are classified into SendResult."""
+    Platform errors are classified into SendResult; reconciliation's own errors into Retry."""
 
     async def send_announcement(self, announcement: Announcement, *, user_id: str) -> SendResult: ...
 
-    async def find_announcement(self, *, user_id: str, delivery_id: int) -> MessageRef | None:
+    async def find_announcement(self, *, user_id: str, delivery_id: int) -> Found:
         """The announcement already in the user's DM for this delivery, if any (reconciliation)."""
         ...
 
 
 class Messenger(Announcer, Protocol):
-    """Sends and edits direct messages on one workspace."""
+    """Sends and edits direct messages on one workspace. Follow-up messages carry their notice id, so
+    one whose outcome is unknown can be found (`find_notice`) before it is sent again."""
 
     async def update_announcement(self, ref: MessageRef, announcement: Announcement) -> None: ...
 
+    async def update_reminder(self, ref: MessageRef, announcement: Announcement) -> None:
+        """Show on a reminder that the announcement was acknowledged (its button goes)."""
+        ...
+
     async def send_reminder(
-        self, announcement: Announcement, *, user_id: str, thread: MessageRef | None
+        self, announcement: Announcement, *, user_id: str, thread: MessageRef | None, notice_id: int
     ) -> SendResult:
         """A short nudge in the announcement's thread (a new DM if the thread is gone)."""
         ...
 
-    async def send_escalation(self, escalation: Escalation) -> SendResult: ...
+    async def send_escalation(self, escalation: Escalation, *, notice_id: int) -> SendResult: ...
 
-    async def send_gap_report(self, report: GapReport) -> SendResult: ...
+    async def send_gap_report(self, report: GapReport, *, notice_id: int) -> SendResult: ...
+
+    async def find_notice(self, *, user_id: str, notice_id: int, thread: MessageRef | None) -> Found:
+        """The follow-up message already sent for this notice, in the thread or the user's DM, if any."""
+        ...
 
 
 # --- follow-up -------------------------------------------------------------------------------------
 
 
-class FollowUpStore(Protocol):
-    """Due reminders, escalations and gap reports, each claimed atomically so two workers never both send."""
+class FollowUpStore(Outbox[NoticeClaim], Protocol):
+    """Follow-up messages as outbox rows: planned in bulk when due, claimed and settled like deliveries.
+
+    Planning happens in the database (a wave of 100,000 reminders is never held in memory), each row at
+    most once: planning twice, or from two processes, writes nothing more."""
 
     async def change(self, change_id: int) -> Change: ...
 
-    async def due_reminders(self, *, now: datetime, limit: int) -> list[PendingPerson]:
-        """Delivered, unacknowledged, of a published change, whose reminder is due (not claimed)."""
+    async def plan_reminders(self, *, now: datetime, limit: int) -> int:
+        """Turn up to `limit` due reminders (delivered, unacknowledged, published) into notices."""
         ...
 
-    async def postpone_reminders(self, when: Mapping[int, datetime]) -> None:
-        """Move reminders (delivery id -> time) to when their recipients' working hours begin."""
+    async def plan_escalations(self, *, now: datetime) -> int:
+        """For each change whose escalation is due: one notice per manager with reports still pending,
+        and one to the announcer if some have no manager on record. Returns the notices written."""
         ...
 
-    async def claim_reminders(
-        self, delivery_ids: Sequence[int], *, now: datetime, lease: timedelta
-    ) -> list[PendingPerson]:
-        """Take those still due; a reminder claimed by another worker is left out."""
+    async def plan_reports(self, *, now: datetime) -> int:
+        """For each change whose deadline has come: the gap report notice to the announcer."""
         ...
 
-    async def settle_reminder(
-        self, delivery_id: int, *, reminders_sent: int, remind_at: datetime | None, now: datetime
-    ) -> None: ...
-
-    async def claim_escalations(self, *, now: datetime) -> list[int]:
-        """Published changes whose escalation is due, marked escalated in the same statement."""
+    async def reports_pending(
+        self, change_id: int, *, manager_id: str | None, limit: int
+    ) -> tuple[list[PendingPerson], int]:
+        """The first `limit` of a manager's direct reports still pending (None: those with no manager on
+        record), and how many there are in all. "Manager" is the one on the delivery, as status shows."""
         ...
 
-    async def claim_reports(self, *, now: datetime) -> list[int]: ...
-
-    async def pending(self, change_id: int) -> list[PendingPerson]:
-        """Everyone targeted who has not acknowledged and was not a failed delivery."""
+    async def gap(self, change_id: int, *, limit: int) -> GapReport:
+        """The gap report: the first `limit` pending and failed people, totals and departments."""
         ...
-
-    async def failed(self, change_id: int) -> list[PendingPerson]: ...
 
     async def close(self, change_id: int, *, actor: str, at: datetime) -> bool:
         """Close a published change: no more reminders, escalations or reports. False if not published."""
         ...
+
+
+# --- singleton jobs --------------------------------------------------------------------------------
+
+
+class Leases(Protocol):
+    """Named leases, so one process at a time runs a job such as a workspace's directory sync."""
+
+    async def acquire(self, name: str, *, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Take the lease until `now + ttl`, or extend it if `holder` has it; False while another
+        holder's lease is unexpired. Atomic: of several processes racing, one gets it."""
+        ...
+
+    async def release(self, name: str, *, holder: str) -> None:
+        """Give the lease up if `holder` still has it (else do nothing)."""
+        ...
+
+
+# --- observing -------------------------------------------------------------------------------------
+
+
+class Meter(Protocol):
+    """What the delivery engine tells operators' dashboards as it works (realign.metrics counts it for
+    Prometheus). It is called on the hot path, once per settled batch: it must neither block nor raise."""
+
+    def settled(self, *, workspace: str, outcomes: Sequence[Outcome[Claim] | Outcome[NoticeClaim]]) -> None:
+        """A batch of the workspace's outbox rows was settled with these outcomes."""
+        ...
+
+
+class Unmetered:
+    """A Meter that records nothing: the default, for engines nobody watches (tests, the console)."""
+
+    def settled(self, *, workspace: str, outcomes: Sequence[Outcome[Claim] | Outcome[NoticeClaim]]) -> None:
+        return None
+
+
+NO_METER: Meter = Unmetered()

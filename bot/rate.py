@@ -4,7 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Probing:
+    """`SLACK_POST_RATE=auto`: find a workspace's limit, which nobody publishes, by trying.
+
+    Before the first 429 the rate grows by `fast` every `every` seconds of busy sending; a 429 at rate r
+    sets it to `below` x r and from then on it grows by `slow` per step, so it settles just under the
+    limit and tests it now and then, rather than sawing between half and full. Never above `ceiling`.
+    The trade-off: a 429 now and then (each honoured, each costing a pause) buys a rate near the limit.
+    """
+
+    ceiling: float = 20.0
+    floor: float = 1.0
+    every: float = 2.0
+    fast: float = 0.20
+    slow: float = 0.01
+    below: float = 0.95
 
 
 class RateLimiter:
@@ -14,7 +33,8 @@ class RateLimiter:
 
     A 429 pauses everyone for the platform's `Retry-After` and lowers the rate by a fifth (once per
     pause, however many in-flight calls report it); after `recover_after` seconds without one the
-    rate climbs back by a tenth of the configured rate per second."""
+    rate climbs back by a tenth of the configured rate per second. With `probing` the rate is not
+    configured but found (see Probing)."""
 
     def __init__(
         self,
@@ -23,9 +43,15 @@ class RateLimiter:
         burst: float | None = None,
         recover_after: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
+        on_wait: Callable[[float], None] | None = None,
+        probing: Probing | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
+        self.probing = probing
+        if probing is not None:  # where to start: e.g. what an earlier process learnt
+            rate = min(max(rate, probing.floor), probing.ceiling)
         self.whole = rate  # the workspace's rate, for all its senders
         self._whole_burst = burst if burst is not None else rate / 10
         self.configured = rate
@@ -33,15 +59,23 @@ class RateLimiter:
         self.burst = max(1.0, self._whole_burst)
         self.recover_after = recover_after
         self._now = monotonic
+        self._sleep = sleep  # with `monotonic`, a test's virtual time
+        self._on_wait = on_wait  # told how long each acquire() waited (for metrics)
         self._tokens = self.burst
         self._stamp = monotonic()
         self._paused_until = 0.0
         self._last_penalty = float("-inf")
         self._lock = asyncio.Lock()
+        self._senders = 1
+        self.limit_seen: float | None = None  # probing: the workspace rate that last drew a 429
+        self._step_at = self._stamp
+        self._taken = 0  # slots handed out since the last probing step
 
     def _refill(self, now: float) -> None:
+        if self.probing is not None:
+            self._probe(now)
         quiet = now - self._last_penalty - self.recover_after
-        if quiet > 0 and self.rate < self.configured:
+        if self.probing is None and quiet > 0 and self.rate < self.configured:
             step = self.configured * 0.1 * min(quiet, now - self._stamp)
             self.rate = min(self.configured, self.rate + step)
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
@@ -49,21 +83,46 @@ class RateLimiter:
 
     async def acquire(self) -> None:
         """Wait for the next slot."""
+        started = self._now()
+        await self._take()
+        if self._on_wait is not None:
+            self._on_wait(self._now() - started)
+
+    async def _take(self) -> None:
         async with self._lock:
             while True:
                 now = self._now()
                 if now < self._paused_until:
-                    await asyncio.sleep(self._paused_until - now)
+                    await self._sleep(self._paused_until - now)
                     continue
                 self._refill(now)
                 if self._tokens >= 1:
                     self._tokens -= 1
+                    self._taken += 1
                     return
-                await asyncio.sleep((1 - self._tokens) / self.rate)
+                await self._sleep((1 - self._tokens) / self.rate)
+
+    def _probe(self, now: float) -> None:
+        """Probing: a step up after `every` seconds of sending near the rate with no 429."""
+        assert self.probing is not None
+        probing = self.probing
+        if now - self._step_at < probing.every:
+            return
+        busy = self._taken >= 0.8 * self.configured * (now - self._step_at)
+        self._step_at, self._taken = now, 0
+        if not busy or now - self._last_penalty < probing.every or self.whole >= probing.ceiling:
+            return
+        step = probing.fast if self.limit_seen is None else probing.slow
+        self._rescale(min(probing.ceiling, self.whole * (1 + step)))
+
+    def _rescale(self, whole: float) -> None:
+        self.whole = whole
+        self.configured = self.rate = whole / self._senders
 
     def share(self, senders: int) -> None:
         """The workspace's rate is split between `senders` processes: take this one's part of it."""
         senders = max(1, senders)
+        self._senders = senders
         part = self.whole / senders
         if part == self.configured:
             return
@@ -76,7 +135,10 @@ class RateLimiter:
         """The platform said 429: stop until `retry_after` (default 1 s) has passed, then go slower."""
         now = self._now()
         pause = retry_after if retry_after and retry_after > 0 else 1.0
-        if now >= self._paused_until:  # first report of this episode
+        if now >= self._paused_until and self.probing is not None:  # just under what drew it
+            self.limit_seen = self.whole
+            self._rescale(max(self.probing.floor, self.whole * self.probing.below))
+        elif now >= self._paused_until:  # first report of this episode
             self.rate = max(self.configured * 0.05, self.rate * 0.8)
         self._paused_until = max(self._paused_until, now + pause)
         self._last_penalty = now

@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import TextIO
 
 from aiohttp import web
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from bot.clock import SystemClock
 from bot.errors import ConfigError
+from realign import console, logs
 from realign import settings as config
 from realign.runtime import Runtime
-from store.db import Database
+from realign.wiring import Wiring
+from store.db import Database, redact, safe_url
 from store.migrate import upgrade
 from store.orgchart import OrgChart, OrgChartError, Sheet, check, read_sheet
 from store.people import SqlPeople
@@ -29,9 +30,10 @@ from store.people import SqlPeople
 log = logging.getLogger("realign")
 
 NO_WORKSPACE = (
-    "no workspace is registered yet: start `realign serve` once with Slack configured so it registers "
-    "the workspace, or pass --workspace KEY"
+    "no workspace is registered yet: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (the import then "
+    "registers the workspace and syncs its people first), or pass --workspace KEY"
 )
+SYNCING = "syncing the directory of {workspace} first"
 SEVERAL_WORKSPACES = "{count} workspaces are registered ({keys}): pass --workspace with one of them"
 UNKNOWN_WORKSPACE = (
     "workspace '{key}' is not registered (registered: {keys}); pass one of them to --workspace"
@@ -60,7 +62,10 @@ async def serve(settings: config.Settings, *, web_server: bool) -> None:
             runner = web.AppRunner(runtime.web_app(), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, "0.0.0.0", settings.port).start()
-            log.info("Realign listening on :%d (Slack %s)", settings.port, "on" if runtime.slack else "off")
+            await runtime.start_socket()  # with SLACK_APP_TOKEN: no public URL needed
+            slack = "through Socket Mode" if runtime.socket else "on" if runtime.slack else "off"
+            slack = "for every workspace installed through OAuth" if settings.slack_oauth else slack
+            log.info("Realign listening on :%d (Slack %s)", settings.port, slack)
         await runtime.start_ticks()
         # Start-up built a few hundred thousand long-lived objects (libraries, pools, caches). Frozen,
         # the collector stops walking them in every full collection: during a fan-out those walks
@@ -121,6 +126,19 @@ async def _pick_workspace(people: SqlPeople, key: str | None) -> str:
     return keys[0]
 
 
+async def _sync_directory(settings: config.Settings) -> None:
+    """Register the configured workspace and bring its people up to date, so rows match today's staff
+    (this is what makes an import on a fresh database work)."""
+    wiring = Wiring(settings)
+    try:
+        await wiring.open(migrate=False)
+        assert wiring.slack is not None
+        print(SYNCING.format(workspace=wiring.slack.workspace), file=sys.stderr)
+        await wiring.slack.directory.sync()
+    finally:
+        await wiring.close()
+
+
 def _report(chart: OrgChart, *, skip_invalid: bool) -> bool:
     """Print every problem; whether the good rows may be written."""
     for problem in chart.problems:
@@ -143,6 +161,8 @@ async def import_org_chart(settings: config.Settings, args: argparse.Namespace) 
     sheet = _read(args.file)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     upgrade(settings.database_url)
+    if settings.slack_enabled:
+        await _sync_directory(settings)
     db = Database(settings.database_url)
     try:
         people = SqlPeople(db)
@@ -169,6 +189,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("serve", help="run the web endpoints and the tick jobs in one process")
     commands.add_parser("worker", help="run the tick jobs (deliveries) without the web endpoints")
+    trial = commands.add_parser("console", help="try the whole flow in a terminal, no workspace needed")
+    trial.add_argument("--demo", action="store_true", help="play a scripted walk-through and exit")
     db = commands.add_parser("db", help="database maintenance").add_subparsers(
         dest="db_command", required=True
     )
@@ -190,22 +212,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _describe(error: DBAPIError, url: str) -> str:
-    where = make_url(url).render_as_string(hide_password=True)
     reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-    return f"cannot use the database {where}: {reason}"
+    return f"cannot use the database {safe_url(url)}: {redact(reason, url=url)}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         settings = config.load()
+        logs.configure(settings)
         if args.command == "db":
             upgrade(settings.database_url)
             print("database is up to date")
         elif args.command == "directory":
             return asyncio.run(import_org_chart(settings, args))
+        elif args.command == "console":
+            return asyncio.run(console.main(settings, scripted=args.demo))
         else:
             asyncio.run(serve(settings, web_server=args.command == "serve"))
     except (ConfigError, OrgChartError) as error:

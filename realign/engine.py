@@ -24,8 +24,10 @@ from typing import Any, Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock
-from bot.delivery import Dispatcher, EngineTuning
+from bot.delivery import Dispatcher, Drain, EngineTuning
 from bot.followup import FollowUp
+from bot.notices import NoticeDispatcher, WorkingTime
+from realign.metrics import PrometheusMeter, Ticks
 from realign.settings import Settings
 from realign.wiring import Logins, Wiring
 
@@ -104,6 +106,11 @@ class EngineThread:
             await asyncio.to_thread(self._thread.join)
 
 
+def working_time(settings: Settings) -> WorkingTime:
+    """When follow-up may reach people: REALIGN_WORKING_HOURS on REALIGN_WORKING_DAYS, where they are."""
+    return WorkingTime(hours=settings.working_hours, days=settings.working_days)
+
+
 class Engine:
     """One loop's tick jobs: the delivery loop, follow-up, heartbeat and directory sync.
 
@@ -119,8 +126,10 @@ class Engine:
         tuning: EngineTuning | None = None,
         logins: Logins | None = None,
         migrate: bool = False,
+        ticks: Ticks | None = None,
     ) -> None:
         self.settings = settings
+        self.ticks = ticks or Ticks()
         self.wiring = Wiring(settings, clock=clock)
         self.clock = self.wiring.clock
         self.tuning = tuning or EngineTuning(
@@ -129,7 +138,7 @@ class Engine:
         self._logins = logins
         self._migrate = migrate
         self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self._wake = asyncio.Event()
+        self._wakes: dict[str, asyncio.Event] = {"delivery": asyncio.Event(), "follow-up": asyncio.Event()}
         self.worker_id = uuid.uuid4().hex
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -143,47 +152,62 @@ class Engine:
             limiters=wiring.limiters,
             clock=self.clock,
             tuning=self.tuning,
+            meter=PrometheusMeter(),
+            connect=wiring.slacks.load,  # a workspace installed since: learnt on its first rows
+        )
+        self.notices = NoticeDispatcher(
+            store=wiring.follow_up_store,
+            changes=wiring.changes,
+            messengers=wiring.messengers,
+            limiters=wiring.limiters,
+            clock=self.clock,
+            working=working_time(self.settings),
+            tuning=self.tuning,
+            meter=PrometheusMeter(),
+            connect=wiring.slacks.load,
         )
         self.follow_up = FollowUp(
-            store=wiring.follow_up_store,
-            messengers=wiring.messengers,
-            clock=self.clock,
-            hours=self.settings.working_hours,
+            store=wiring.follow_up_store, clock=self.clock, on_planned=self._wakes["follow-up"].set
         )
 
     @property
     def delivering(self) -> bool:
-        return bool(self.wiring.messengers)
+        return self.wiring.delivering
 
     def run_ticks(self) -> None:
         """Start the tick jobs on this event loop; none when there is no platform to deliver to."""
         if not self.delivering:
             return
         self._every(HEARTBEAT, self._heartbeat, "heartbeat")
-        self.wiring.in_background(self._dispatch(), "delivery")
+        self.wiring.in_background(self._dispatch(self.dispatcher, "delivery"), "delivery")
+        self.wiring.in_background(self._dispatch(self.notices, "follow-up"), "follow-up messages")
         self._every(self.settings.sweep_interval, self.follow_up.tick, "follow-up")
-        if self.wiring.slack is not None:
-            self._every(DIRECTORY_REFRESH, self.wiring.slack.directory.sync, "directory")
+        self._every(DIRECTORY_REFRESH, self.wiring.sync_directories, "directory")
         self.scheduler.start()
 
     async def _heartbeat(self) -> None:
-        """Every delivering process takes an equal part of each workspace's rate."""
+        """Every delivering process takes an equal part of each workspace's rate; the workspaces match
+        the installation store again (OAuth: uninstalls, new tokens)."""
         senders = await self.wiring.workers.beat(
             self.worker_id, name=self.worker_name, now=datetime.now(UTC), alive_within=ALIVE_WITHIN
         )
-        for limiter in self.wiring.limiters.values():
-            limiter.share(senders)
+        await self.wiring.slacks.refresh()
+        self.wiring.slacks.share(senders)
+        probed = {key: limiter.whole for key, limiter in self.wiring.limiters.items() if limiter.probing}
+        await self.wiring.workers.learn_rates(probed)  # SLACK_POST_RATE=auto: a restart starts there
 
-    async def _dispatch(self) -> None:
-        """Drain the outbox; then sleep until a publish wakes us, or DISPATCH_POLL has passed."""
-        while not self.dispatcher.stopping:
-            self._wake.clear()
+    async def _dispatch(self, outbox: Drain[Any, Any], name: str) -> None:
+        """Drain the outbox; then sleep until new rows wake us, or DISPATCH_POLL has passed."""
+        wake = self._wakes[name]
+        while not outbox.stopping:
+            wake.clear()
             try:
-                await self.dispatcher.drain()
+                with self.ticks.timed(f"{name}-drain"):
+                    await outbox.drain()
             except Exception:
-                log.exception("delivery failed; it runs again in %s", DISPATCH_POLL)
+                log.exception("%s failed; it runs again in %s", name, DISPATCH_POLL)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), DISPATCH_POLL.total_seconds())
+                await asyncio.wait_for(wake.wait(), DISPATCH_POLL.total_seconds())
 
     def _every(self, interval: timedelta, job: Callable[[], Awaitable[Any]], name: str) -> None:
         async def tick() -> None:
@@ -192,7 +216,8 @@ class Engine:
             assert task is not None
             self.wiring.track(task)
             try:
-                await job()
+                with self.ticks.timed(name):
+                    await job()
             except Exception:
                 log.exception("tick job %s failed; it runs again in %s", name, interval)
 
@@ -207,7 +232,7 @@ class Engine:
         )
 
     def wake_dispatcher(self) -> None:
-        self._wake.set()
+        self._wakes["delivery"].set()
 
     async def close(self) -> None:
         """Stop the ticks, let work in hand finish (then cancel what is left), release connections."""
@@ -215,7 +240,9 @@ class Engine:
             self.scheduler.pause()  # no new runs; shutting down now would cancel the running ones
         if hasattr(self, "dispatcher"):
             self.dispatcher.stop()
-            self._wake.set()
+            self.notices.stop()
+        for wake in self._wakes.values():
+            wake.set()
         # Let batches in hand settle (so nothing waits out a lease after a deploy) before the database
         # and HTTP connections go away.
         await self.wiring.finish(grace=GRACE.total_seconds())

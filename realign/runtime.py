@@ -8,36 +8,33 @@ opens its own wiring with what this one learnt, so credentials are checked once 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from aiohttp import web
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
-from adapters.slack.app import SlackServices, build_app
-from adapters.slack.directory import SlackDirectory
+from adapters.slack.app import build_app
+from adapters.slack.install import Installs, oauth_installs
+from adapters.slack.socket import CONNECT_TIMEOUT, SlackSocket
 from adapters.web import build_web
-from bot.acknowledge import Acknowledging
-from bot.announce import Announcing
 from bot.clock import Clock
 from bot.delivery import EngineTuning
-from bot.model import Policy
-from bot.status import Closing, Reporting, Requeueing
+from bot.errors import ConfigError
 from realign.engine import GRACE, Engine, EngineThread
+from realign.metrics import Ticks
+from realign.operations import Operations
 from realign.settings import Settings
+from realign.slack_web import SlackWeb, SlackWebWorkspaces
 from realign.wiring import NO_PLATFORM, Wiring
 from store.db import Database
+from store.installations import SignedStates
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SlackWeb:
-    """The Slack workspace as the web part serves it."""
-
-    workspace: str
-    client: AsyncWebClient
-    directory: SlackDirectory
-    services: SlackServices
+SOCKET_REFUSED = "Slack did not accept SLACK_APP_TOKEN at {url}: {error}"
+SOCKET_UNREACHABLE = (
+    "Slack accepted SLACK_APP_TOKEN, but no Socket Mode connection was made within {seconds:.0f}s; "
+    "check that this host may open WebSocket connections to Slack (wss://, port 443)"
+)
 
 
 class Runtime:
@@ -56,8 +53,12 @@ class Runtime:
         self.clock = self.wiring.clock
         self.tuning = tuning
         self.migrate = migrate
-        self.slack: SlackWeb | None = None
+        self.slack: SlackWeb | None = None  # the one workspace of SLACK_BOT_TOKEN (OAuth: `workspaces`)
+        self.workspaces = SlackWebWorkspaces(wiring=self.wiring, settings=settings, wake=self.wake_dispatcher)
         self.engine: EngineThread | None = None
+        self.socket: SlackSocket | None = None
+        self._bolt: AsyncApp | None = None
+        self.ticks = Ticks()  # the engine thread's, read by /healthz
 
     @property
     def db(self) -> Database:
@@ -67,61 +68,89 @@ class Runtime:
         """Bring the database up to date, connect, and log in to the platforms that are configured."""
         await self.wiring.open(migrate=self.migrate)
         if self.wiring.slack is not None:
-            slack = self.wiring.slack
-            self.slack = SlackWeb(slack.workspace, slack.client, slack.directory, self._slack_services())
+            self.slack = self.workspaces.web(self.wiring.slack)
         if self.settings.teams_configured:
             log.warning("Teams settings are present, but this version of Realign does not serve Teams yet")
-        if self.slack is None:
+        if self.settings.slack_oauth:
+            installed = len(self.wiring.slacks.by_key)
+            log.info("Slack workspaces install Realign at /slack/install (%d installed)", installed)
+        elif self.slack is None:
             log.info(NO_PLATFORM)
 
-    def _slack_services(self) -> SlackServices:
-        wiring, settings = self.wiring, self.settings
-        assert wiring.slack is not None
-        workspace = wiring.slack.workspace
-        reporting = Reporting(workspace=workspace, changes=wiring.changes, admins=settings.admins)
-        return SlackServices(
-            announcing=Announcing(
-                workspace=workspace,
-                changes=wiring.changes,
-                directory=wiring.slack.directory,
-                clock=self.clock,
-                announcers=settings.announcers,
-                policy=Policy(settings.remind_after, Policy().max_reminders, settings.escalate_after),
-                hours=settings.working_hours,
-                on_published=self.wake_dispatcher,
-            ),
-            reporting=reporting,
-            acknowledging=Acknowledging(
-                queue=wiring.queue,
-                messenger=wiring.slack.messenger,
-                clock=self.clock,
-                later=wiring.in_background,
-            ),
-            closing=Closing(reporting=reporting, store=wiring.follow_up_store, clock=self.clock),
-            requeueing=Requeueing(
-                reporting=reporting, queue=wiring.queue, clock=self.clock, on_requeued=self.wake_dispatcher
-            ),
-            directory=wiring.slack.directory,
-            in_background=wiring.in_background,
+    def web_app(self) -> web.Application:
+        # /slack/events only with the secret that verifies it; with SLACK_APP_TOKEN alone, Slack comes
+        # through the socket (start_socket) and nothing Slack-shaped is served over HTTP.
+        slack = self.slack_app() if self.settings.slack_signing_secret is not None else None
+        return build_web(slack=slack, operations=self.operations())
+
+    def slack_app(self) -> AsyncApp | None:
+        """The bolt listeners, built once: /slack/events and the Socket Mode connection serve the same.
+        With OAuth, one app serves every installed workspace, each request with its own's services."""
+        if self._bolt is None and (self.slack is not None or self.settings.slack_oauth):
+            secret = self.settings.slack_signing_secret  # Slack signs nothing sent through Socket Mode
+            self._bolt = build_app(
+                client=self.slack.client if self.slack is not None else self.wiring.slack_app_client(),
+                signing_secret=secret.get_secret_value() if secret is not None else "",
+                services=self.slack.services if self.slack is not None else None,
+                workspaces=None if self.slack is not None else self.workspaces.for_team,
+                removed=self.workspaces.removed,
+                installs=self._installs(),
+            )
+        return self._bolt
+
+    def _installs(self) -> Installs | None:
+        """Bolt's OAuth flow over the installation and state stores in our database (OAuth only)."""
+        settings, installations = self.settings, self.wiring.installations
+        if installations is None:
+            return None
+        given = (settings.slack_client_id, settings.slack_client_secret, settings.slack_state_secret)
+        client_id, client_secret, state_secret = (s.get_secret_value() if s else "" for s in given)
+        return oauth_installs(
+            client_id=client_id,
+            client_secret=client_secret,
+            installations=installations,
+            states=SignedStates(self.db, secret=state_secret),
+            client=self.wiring.slack_app_client(),  # oauth.v2.access goes to SLACK_API_URL
+            find=self.workspaces.bot,
+            on_installed=self.workspaces.installed,
         )
 
-    def web_app(self) -> web.Application:
-        slack = None
-        if self.slack is not None:
-            assert self.settings.slack_signing_secret is not None
-            secret = self.settings.slack_signing_secret.get_secret_value()
-            slack = build_app(client=self.slack.client, signing_secret=secret, services=self.slack.services)
-        return build_web(slack=slack, database_ok=self.wiring.database_ok)
+    async def start_socket(self) -> None:
+        """With SLACK_APP_TOKEN, connect to Slack through Socket Mode (the web process's part, never a
+        worker's); a refused token stops start-up with one line."""
+        app, token = self.slack_app(), self.settings.slack_app_token
+        if app is None or token is None:
+            return
+        # apps.connections.open goes where every other call goes: SLACK_API_URL, through the app's client.
+        socket = SlackSocket(app, app_token=token.get_secret_value(), client=app.client)
+        try:
+            await socket.connect()
+        except SlackApiError as error:
+            code = error.response.get("error")
+            raise ConfigError(SOCKET_REFUSED.format(url=self.settings.slack_api_url, error=code)) from None
+        except TimeoutError:
+            raise ConfigError(SOCKET_UNREACHABLE.format(seconds=CONNECT_TIMEOUT)) from None
+        self.socket = socket
+
+    def operations(self) -> Operations:
+        """/healthz and /metrics over this process's database, engine ticks and platforms."""
+        served = self.slack is not None or self.settings.slack_oauth
+        slack = "off" if not served else "socket-mode" if self.settings.slack_socket_mode else "on"
+        platforms = {"slack": slack, "teams": "off"}  # this version does not serve Teams yet
+        return Operations(db=self.db, clock=self.clock, ticks=self.ticks, platforms=platforms)
 
     async def start_ticks(self) -> None:
         """Run the tick jobs (delivery, follow-up, directory sync) on this process's engine thread.
 
         With no platform configured there is nothing to deliver, and no thread is started."""
-        if not self.wiring.messengers:
+        if not self.wiring.delivering:
             return
         settings, clock, tuning, logins = self.settings, self.clock, self.tuning, self.wiring.logins
+        ticks = self.ticks
         # The database is up to date (open() migrated it) and the credentials were checked.
-        self.engine = EngineThread(lambda: Engine(settings, clock=clock, tuning=tuning, logins=logins))
+        self.engine = EngineThread(
+            lambda: Engine(settings, clock=clock, tuning=tuning, logins=logins, ticks=ticks)
+        )
         await self.engine.start()
 
     def wake_dispatcher(self) -> None:
@@ -129,7 +158,10 @@ class Runtime:
             self.engine.wake()
 
     async def close(self) -> None:
-        """Stop the engine, let background work in hand finish, release connections."""
+        """Stop taking Slack's envelopes (answering those in hand), stop the engine, let background work
+        in hand finish, release connections."""
+        if self.socket is not None:
+            await self.socket.close()
         if self.engine is not None:
             await self.engine.stop()
         await self.wiring.finish(grace=GRACE.total_seconds())

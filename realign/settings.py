@@ -7,17 +7,68 @@ from __future__ import annotations
 
 import re
 from datetime import time, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.durations import parse_duration
+from bot.durations import (
+    FOLLOW_UP_MAX,
+    FOLLOW_UP_MIN,
+    LEASE_MAX,
+    SWEEP_MAX,
+    SWEEP_MIN,
+    format_duration,
+    parse_duration,
+    span,
+)
 from bot.errors import ConfigError
 
-PLACEHOLDERS = re.compile(r"^(changeme|change-me|xxx+|todo|your[-_ ].*|xoxb-your.*|<.*>|\.\.\.)$", re.I)
+PLACEHOLDERS = re.compile(
+    r"^(changeme|change-me|xxx+|todo|your[-_ ].*|(xoxb|xapp)-your.*|<.*>|\.\.\.)$", re.I
+)
+SAFE_POST_RATE = 5.0  # DMs/s: safely under Slack's "several hundred per minute" anywhere
 HOURS = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 Names = Annotated[frozenset[str], NoDecode]
+Days = Annotated[frozenset[int], NoDecode]
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+EVERY_DAY = frozenset(range(7))
+LOG_FORMATS = ("text", "json")
+BAD_DAYS = "'{value}' is not like mon-fri, mon,tue,thu or always"
+# (shortest, longest) of each duration setting; the announce modal accepts the same follow-up range.
+DURATION_BOUNDS: dict[str, tuple[timedelta | None, timedelta]] = {
+    "remind_after": (FOLLOW_UP_MIN, FOLLOW_UP_MAX),
+    "escalate_after": (FOLLOW_UP_MIN, FOLLOW_UP_MAX),
+    "sweep_interval": (SWEEP_MIN, SWEEP_MAX),
+    "delivery_lease": (None, LEASE_MAX),
+}
+
+
+def _day(name: str, value: str) -> int:
+    name = name.strip()
+    matches = [day for day, full in enumerate(DAY_NAMES) if len(name) >= 3 and full.startswith(name)]
+    if not matches:
+        raise ValueError(BAD_DAYS.format(value=value))
+    return matches[0]
+
+
+def working_days(value: str) -> frozenset[int]:
+    """`mon-fri`, `sun-thu` (ranges wrap round the week), `mon,tue,thu`, `always` or `all`: the days
+    as `date.weekday()` numbers (0 = Monday)."""
+    text = value.strip().lower()
+    if text in ("always", "all"):
+        return EVERY_DAY
+    days: set[int] = set()
+    for part in re.split(r"[,\s]+", text):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        start = _day(first, value)
+        end = _day(last, value) if dash else start
+        days.update((start + offset) % 7 for offset in range((end - start) % 7 + 1))
+    if not days:
+        raise ValueError(BAD_DAYS.format(value=value))
+    return frozenset(days)
 
 
 def _secret(value: SecretStr | None, name: str) -> str | None:
@@ -33,14 +84,20 @@ def _secret(value: SecretStr | None, name: str) -> str | None:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    database_url: str = Field("sqlite:///realign.db", alias="DATABASE_URL")
+    database_url: str = Field("sqlite:///realign.db", alias="DATABASE_URL", repr=False)  # may hold a password
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")  # Socket Mode
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
-    slack_post_rate: float = Field(5.0, alias="SLACK_POST_RATE", gt=0)
+    slack_post_rate: float | Literal["auto"] = Field(5.0, alias="SLACK_POST_RATE")  # "auto": probe
+    slack_post_rate_max: float = Field(20.0, alias="SLACK_POST_RATE_MAX", gt=0, le=1000)
     slack_post_burst: float | None = Field(None, alias="SLACK_POST_BURST", ge=1)
     slack_api_timeout: int = Field(10, alias="SLACK_API_TIMEOUT", ge=1, le=120)
+    # Many workspaces, installed through OAuth (all three, or none).
+    slack_client_id: SecretStr | None = Field(None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(None, alias="SLACK_CLIENT_SECRET")
+    slack_state_secret: SecretStr | None = Field(None, alias="SLACK_STATE_SECRET")
     delivery_lease: timedelta = Field(timedelta(seconds=60), alias="REALIGN_DELIVERY_LEASE")
     microsoft_app_id: str | None = Field(None, alias="MICROSOFT_APP_ID")
     microsoft_app_password: SecretStr | None = Field(None, alias="MICROSOFT_APP_PASSWORD")
@@ -53,19 +110,58 @@ class Settings(BaseSettings):
     working_hours: tuple[time, time] | None = Field((time(9), time(17)), alias="REALIGN_WORKING_HOURS")
     announcers: Names = Field(frozenset(), alias="REALIGN_ANNOUNCERS")
     admins: Names = Field(frozenset(), alias="REALIGN_ADMINS")
+    working_days: Days = Field(frozenset(range(5)), alias="REALIGN_WORKING_DAYS")
+    max_audience: int = Field(100_000, alias="REALIGN_MAX_AUDIENCE", ge=1, le=10_000_000)
+    log_format: str = Field("text", alias="REALIGN_LOG_FORMAT")  # text, or json: one object a line
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "microsoft_app_password", mode="before")
+    @field_validator(
+        "slack_bot_token", "slack_signing_secret", "slack_app_token", "microsoft_app_password", mode="before"
+    )
     @classmethod
     def _strip(cls, value: object) -> object:
         return value.strip() or None if isinstance(value, str) else value
 
     @field_validator("remind_after", "escalate_after", "sweep_interval", "delivery_lease", mode="before")
     @classmethod
-    def _duration(cls, value: object) -> object:
+    def _duration(cls, value: object, info: ValidationInfo) -> object:
+        minimum, maximum = DURATION_BOUNDS[str(info.field_name)]
+        if not isinstance(value, str):
+            return value
         try:
-            return parse_duration(value) if isinstance(value, str) else value
+            return parse_duration(value, minimum=minimum, maximum=maximum)
         except ConfigError as error:
             raise ValueError(str(error)) from None
+
+    @field_validator("remind_after", "escalate_after", "sweep_interval", "delivery_lease")
+    @classmethod
+    def _in_range(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        minimum, maximum = DURATION_BOUNDS[str(info.field_name)]
+        if (minimum is not None and value < minimum) or value > maximum:
+            raise ValueError(f"'{format_duration(value)}' is out of range: {span(minimum, maximum)}")
+        return value
+
+    @field_validator("working_days", mode="before")
+    @classmethod
+    def _days(cls, value: object) -> object:
+        return working_days(value) if isinstance(value, str) else value
+
+    @field_validator("slack_post_rate", mode="before")
+    @classmethod
+    def _post_rate(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            rate = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError(f"'{value}' is not a number of messages per second, or auto") from None
+        if not 0 < rate <= 1000:
+            raise ValueError("must be more than 0 and at most 1000 messages per second, or auto")
+        return rate
+
+    @property
+    def post_rate(self) -> float:
+        """Where each workspace's limiter starts: SLACK_POST_RATE, or the safe 5/s when it probes."""
+        return SAFE_POST_RATE if self.slack_post_rate == "auto" else self.slack_post_rate
 
     @field_validator("working_hours", mode="before")
     @classmethod
@@ -90,6 +186,13 @@ class Settings(BaseSettings):
             return frozenset(part.strip() for part in re.split(r"[,\s]+", value) if part.strip())
         return value
 
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.strip().lower() not in LOG_FORMATS:
+            raise ValueError(f"'{value}' is not one of {', '.join(LOG_FORMATS)}")
+        return value.strip().lower()
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
@@ -101,11 +204,12 @@ class Settings(BaseSettings):
     def _slack_pair(self) -> Settings:
         token = _secret(self.slack_bot_token, "SLACK_BOT_TOKEN")
         secret = _secret(self.slack_signing_secret, "SLACK_SIGNING_SECRET")
-        if token and not secret:
+        if token and not secret and self.slack_app_token is None:
             raise ValueError(
                 "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not; set both to turn Slack on"
+                " (or SLACK_APP_TOKEN instead of the secret, for Socket Mode)"
             )
-        if secret and not token:
+        if secret and not token and self.slack_client_id is None:
             raise ValueError(
                 "SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not; set both to turn Slack on"
             )
@@ -113,12 +217,68 @@ class Settings(BaseSettings):
             raise ValueError("SLACK_BOT_TOKEN must be a bot token (it starts with xoxb-)")
         return self
 
+    @field_validator("slack_client_id", "slack_client_secret", "slack_state_secret", mode="before")
+    @classmethod
+    def _strip_oauth(cls, value: object) -> object:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _slack_oauth(self) -> Settings:
+        given = {
+            name: _secret(value, name)
+            for name, value in (
+                ("SLACK_CLIENT_ID", self.slack_client_id),
+                ("SLACK_CLIENT_SECRET", self.slack_client_secret),
+                ("SLACK_STATE_SECRET", self.slack_state_secret),
+            )
+        }
+        missing = [name for name, value in given.items() if not value]
+        if len(missing) == len(given):
+            return self
+        if missing:
+            present = ", ".join(name for name in given if name not in missing)
+            raise ValueError(
+                f"{present} set but {', '.join(missing)} not; set all three to install through OAuth"
+            )
+        if _secret(self.slack_bot_token, "SLACK_BOT_TOKEN"):
+            raise ValueError(
+                "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set; use SLACK_BOT_TOKEN for one workspace"
+                " or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET for many, not both"
+            )
+        if not _secret(self.slack_signing_secret, "SLACK_SIGNING_SECRET"):
+            raise ValueError("SLACK_CLIENT_ID is set but SLACK_SIGNING_SECRET is not; OAuth installs need it")
+        return self
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Whether workspaces install Realign through OAuth (SLACK_CLIENT_ID ...) instead of one
+        SLACK_BOT_TOKEN."""
+        return self.slack_client_id is not None
+
     @model_validator(mode="after")
     def _lease_covers_a_send(self) -> Settings:
         if self.delivery_lease.total_seconds() < 2 * self.slack_api_timeout:
             least = 2 * self.slack_api_timeout
             raise ValueError(f"REALIGN_DELIVERY_LEASE must be at least twice SLACK_API_TIMEOUT ({least}s)")
         return self
+
+    @model_validator(mode="after")
+    def _socket_mode(self) -> Settings:
+        # Slack signs no request in Socket Mode: the bot token and the app-level token are enough.
+        app_token = _secret(self.slack_app_token, "SLACK_APP_TOKEN")
+        if app_token and not _secret(self.slack_bot_token, "SLACK_BOT_TOKEN"):
+            raise ValueError("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is not; Socket Mode needs both")
+        if app_token and not app_token.startswith("xapp-"):
+            raise ValueError(
+                "SLACK_APP_TOKEN must be an app-level token (it starts with xapp-; create one with the"
+                " connections:write scope under Basic Information)"
+            )
+        return self
+
+    @property
+    def slack_socket_mode(self) -> bool:
+        """Whether Slack is reached through Socket Mode (SLACK_APP_TOKEN) rather than /slack/events."""
+        return self.slack_enabled and self.slack_app_token is not None
 
     @property
     def slack_enabled(self) -> bool:

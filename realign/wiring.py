@@ -2,14 +2,16 @@
 
 A process has two loops (the web's and the engine thread's, see realign.engine); each opens its own
 `Wiring`, because neither a database pool nor an HTTP session may cross loops. Only the first one
-checks the platform credentials (`auth.test`); the second is handed what it learnt (`Logins`).
+checks the platform credentials (`auth.test`); the second is handed what it learnt (`Logins`). With
+OAuth installs (SLACK_CLIENT_ID ...) each loop reads the installed workspaces from the database itself
+and keeps up with installs and uninstalls (realign.slacks).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,20 +23,26 @@ from adapters.slack.messenger import SlackMessenger
 from bot.clock import Clock, SystemClock
 from bot.errors import ConfigError
 from bot.ports import Messenger
-from bot.rate import RateLimiter
+from bot.rate import Probing, RateLimiter
+from realign import metrics
 from realign.settings import Settings
+from realign.slacks import Slack, SlackWorkspaces, workspace_key
 from store.changes import SqlChangeStore
 from store.db import Database
 from store.deliveries import SqlDeliveryQueue
 from store.followup import SqlFollowUp
+from store.installations import SqlInstallations
+from store.leases import SqlLeases
 from store.migrate import upgrade
 from store.people import SqlPeople
 from store.workers import SqlWorkers
 
 log = logging.getLogger(__name__)
 NO_PLATFORM = (
-    "No platform is configured, so Realign only answers /healthz. Set SLACK_BOT_TOKEN and "
-    "SLACK_SIGNING_SECRET to serve Slack, or MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD for Teams; "
+    "No platform is configured, so Realign only answers /healthz and /metrics. Set SLACK_BOT_TOKEN and "
+    "SLACK_SIGNING_SECRET to serve Slack (or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET "
+    "with it, to install in many workspaces; or SLACK_APP_TOKEN instead of the secret, for Socket Mode "
+    "with no public URL), or MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD for Teams; "
     "to try Realign without a workspace, run `realign console` (or `realign console --demo`)."
 )
 
@@ -47,27 +55,17 @@ class Logins:
     slack_team_name: str = ""
 
 
-@dataclass
-class Slack:
-    """One Slack workspace's clients, as this loop uses them."""
-
-    workspace: str
-    client: AsyncWebClient
-    directory: SlackDirectory
-    messenger: SlackMessenger
-    limiter: RateLimiter
-
-
 class Wiring:
     """Connections and repositories for one event loop; `open()` before use, `close()` after."""
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.slack: Slack | None = None
+        self.slacks = SlackWorkspaces(build=self._open_slack)  # by key; one with SLACK_BOT_TOKEN
         self.logins = Logins()
         self._http: aiohttp.ClientSession | None = None
         self._running: set[asyncio.Task[Any]] = set()
+        self._learned: dict[str, float] = {}  # SLACK_POST_RATE=auto: rates found earlier, by workspace
 
     async def open(self, *, migrate: bool = True, logins: Logins | None = None) -> None:
         """Bring the database up to date (unless told not to), connect, and set up the platforms.
@@ -83,27 +81,75 @@ class Wiring:
         self.queue = SqlDeliveryQueue(self.db, self.changes)
         self.follow_up_store = SqlFollowUp(self.db, self.changes)
         self.workers = SqlWorkers(self.db)
+        if self.settings.slack_post_rate == "auto":  # start where the last process had got to
+            self._learned = await self.workers.learned_rates()
         if self.settings.slack_enabled:
             self.logins = logins if logins and logins.slack_workspace else await self._slack_login()
-            self.slack = self._open_slack(self.logins)
+            assert self.logins.slack_workspace and self.settings.slack_bot_token is not None
+            token = self.settings.slack_bot_token.get_secret_value()
+            self.slacks.add(self._open_slack(self.logins.slack_workspace, token))
+        elif self.settings.slack_oauth:
+            assert self.settings.slack_client_id is not None
+            client_id = self.settings.slack_client_id.get_secret_value()
+            self.slacks.installations = SqlInstallations(self.db, client_id=client_id)
+            await self.slacks.refresh()
 
     @property
-    def messengers(self) -> dict[str, Messenger]:
-        return {self.slack.workspace: self.slack.messenger} if self.slack else {}
+    def slack(self) -> Slack | None:
+        """The workspace of a SLACK_BOT_TOKEN install (with OAuth there are many: `slacks`)."""
+        return self.slacks.by_key.get(self.logins.slack_workspace or "")
 
     @property
-    def limiters(self) -> dict[str, RateLimiter]:
-        return {self.slack.workspace: self.slack.limiter} if self.slack else {}
+    def installations(self) -> SqlInstallations | None:
+        """The OAuth installation store (None with SLACK_BOT_TOKEN)."""
+        return self.slacks.installations
+
+    @property
+    def delivering(self) -> bool:
+        """Whether this loop has, or may come to have, a workspace to deliver to."""
+        return self.settings.slack_oauth or bool(self.slacks.by_key)
+
+    @property
+    def messengers(self) -> Mapping[str, Messenger]:
+        return self.slacks.messengers
+
+    @property
+    def limiters(self) -> Mapping[str, RateLimiter]:
+        return self.slacks.limiters
+
+    async def sync_directories(self) -> None:
+        """Bring every workspace's people up to date, one workspace after another."""
+        for slack in list(self.slacks.by_key.values()):
+            try:
+                await slack.directory.sync()
+            except Exception:
+                log.exception("directory sync of %s failed", slack.workspace)
+
+    async def installed(self, team_id: str, *, name: str) -> Slack | None:
+        """A workspace has just installed Realign: register it and serve it from this loop."""
+        workspace = workspace_key(team_id)
+        await self.people.ensure_workspace(key=workspace, platform="slack", name=name, at=self.clock.now())
+        return await self.slacks.load(workspace)
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None:
             self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
         return self._http
 
-    def _slack_client(self, **options: Any) -> AsyncWebClient:
-        assert self.settings.slack_bot_token is not None
+    def slack_app_client(self) -> AsyncWebClient:
+        """A client with no token, for bolt's app and OAuth flow: each request and install brings its own."""
         return AsyncWebClient(
-            token=self.settings.slack_bot_token.get_secret_value(),
+            base_url=self.settings.slack_api_url,
+            session=self._session(),
+            timeout=self.settings.slack_api_timeout,
+        )
+
+    def _slack_client(self, token: str | None = None, **options: Any) -> AsyncWebClient:
+        if token is None:
+            assert self.settings.slack_bot_token is not None
+            token = self.settings.slack_bot_token.get_secret_value()
+        return AsyncWebClient(
+            token=token,
             base_url=self.settings.slack_api_url,
             session=self._session(),
             timeout=self.settings.slack_api_timeout,
@@ -121,16 +167,30 @@ class Wiring:
         await self.people.ensure_workspace(key=workspace, platform="slack", name=name, at=self.clock.now())
         return Logins(slack_workspace=workspace, slack_team_name=name)
 
-    def _open_slack(self, logins: Logins) -> Slack:
-        assert logins.slack_workspace is not None
-        client = self._slack_client()
+    def _open_slack(self, workspace: str, token: str, limiter: RateLimiter | None = None) -> Slack:
+        """The workspace's clients; its own limiter (or `limiter`, kept from an earlier token), so one
+        workspace's budget never slows another's."""
+        client = self._slack_client(token)
         # Posting never auto-retries inside slack_sdk: the delivery engine decides, after reconciling.
-        messenger = SlackMessenger(self._slack_client(retry_handlers=[]))
-        directory = SlackDirectory(
-            workspace=logins.slack_workspace, client=client, people=self.people, clock=self.clock
+        messenger = SlackMessenger(
+            self._slack_client(token, retry_handlers=[]), on_error=metrics.platform_errors("slack")
         )
-        limiter = RateLimiter(self.settings.slack_post_rate, burst=self.settings.slack_post_burst)
-        return Slack(logins.slack_workspace, client, directory, messenger, limiter)
+        directory = SlackDirectory(
+            workspace=workspace,
+            client=client,
+            people=self.people,
+            clock=self.clock,
+            leases=SqlLeases(self.db),
+        )
+        limiter = limiter or RateLimiter(
+            self._learned.get(workspace, self.settings.post_rate),
+            burst=self.settings.slack_post_burst,
+            on_wait=metrics.limiter_waits("slack"),
+            probing=Probing(ceiling=self.settings.slack_post_rate_max)
+            if self.settings.slack_post_rate == "auto"
+            else None,
+        )
+        return Slack(workspace, client, directory, messenger, limiter, token=token)
 
     def in_background(self, work: Coroutine[Any, Any, Any], name: str = "background work") -> None:
         """Run `work` after the current request, tracked so close() waits for it."""
@@ -158,14 +218,9 @@ class Wiring:
 
     async def close(self) -> None:
         """Release the HTTP session and the database pool (call `finish` first)."""
+        for slack in list(self.slacks.by_key.values()):  # background channel reads end first
+            await slack.directory.close()
         if self._http is not None:
             await self._http.close()
         if hasattr(self, "db"):
             await self.db.close()
-
-    async def database_ok(self) -> bool:
-        try:
-            await self.db.ping()
-        except Exception:
-            return False
-        return True

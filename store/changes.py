@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, text, update
+from sqlalchemy import and_, delete, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot import model
+from bot import copy, model
+from bot.errors import NotFound
 from bot.model import ChangeState, DeliveryState
 from bot.ports import BreakdownRow, ChangeSummary, Excluded, PersonState, Recipient, TallyRow
 from store import audit
@@ -33,9 +34,30 @@ def reports_of(query: Any, manager_id: str) -> Any:
     return query.where(col(Delivery.manager_id) == manager_id)
 
 
+MAX_ID = 2**31 - 1  # change.id is a 32-bit integer on PostgreSQL
+
+
+async def workspaces_due(db: Database, *, change_id: Any, due_at: Any, now: datetime) -> list[str]:
+    """The workspaces with outbox rows (of the table whose columns are given) due by `now`: one index
+    probe per change, on (change_id, due_at)."""
+    due = exists().where(change_id == col(Change.id), due_at <= now)
+    async with db.reading() as session:
+        return list(await session.scalars(select(col(Change.workspace)).where(due).distinct()))
+
+
+def in_workspace(change_id: Any, workspace: str) -> Any:
+    """Outbox rows of the workspace's changes."""
+    return change_id.in_(select(col(Change.id)).where(col(Change.workspace) == workspace))
+
+
 def key_to_id(key: str) -> int | None:
+    """`CHG-12` -> 12; None for anything that cannot be a stored change's key (`CHG-²`, `CHG--1`,
+    `CHG-0`, a number too large for the column), so a lookup never reaches the database with it."""
     prefix, _, number = key.strip().upper().partition("-")
-    return int(number) if prefix == "CHG" and number.isdigit() else None
+    if prefix != "CHG" or not number.isascii() or not number.isdigit() or len(number) > 10:
+        return None
+    change_id = int(number)
+    return change_id if 0 < change_id <= MAX_ID else None
 
 
 def to_domain(row: Change, groups: Sequence[AudienceGroup]) -> model.Change:
@@ -105,6 +127,9 @@ class SqlChangeStore:
         }
         async with self.db.transaction() as session:
             row = await session.scalar(select(Change).where(col(Change.draft_ref) == draft_ref))
+            owner = (change.workspace, change.announcer_id)
+            if row is not None and (row.workspace, row.announcer_id) != owner:
+                raise NotFound(copy.FORM_UNREADABLE)  # someone else's form: neither shown nor changed
             if row is not None and row.state != ChangeState.DRAFT:  # published meanwhile: keep it as it is
                 return to_domain(row, await self._groups(session, row))
             first = row is None

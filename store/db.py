@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 from collections import deque
 from collections.abc import AsyncIterator
@@ -20,12 +21,38 @@ _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycop
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 
 
+# user:password@ up to the last '@' (a password with an unescaped '@' is hidden whole, not in part)
+_USERINFO = re.compile(r"^(?P<scheme>[^:/]*://[^:/?#@]*:)(?P<password>.*)@(?P<rest>[^@]*)$", re.S)
+
+
+def safe_url(raw: str) -> str:
+    """The URL as it may be logged or shown: its password, if any, replaced by `***`."""
+    return _USERINFO.sub(r"\g<scheme>***@\g<rest>", raw.strip())
+
+
+def redact(text: str, *, url: str) -> str:
+    """`text` (e.g. a driver's error message) without the password of `url` anywhere in it. A password
+    with an unescaped '@' is read by drivers as a shorter password and a host: neither part is shown."""
+    found = _USERINFO.match(url.strip())
+    if not found or not found["password"]:
+        return text
+    pieces = found["password"].split("@")
+    parts = {found["password"]: "***"}
+    for cut in range(1, len(pieces)):
+        parts["@".join(pieces[:cut])] = "***"  # what a driver takes for the password
+        parts["@".join(pieces[cut:]) + "@"] = "***@"  # and the start of what it takes for the host
+    for secret in sorted(parts, key=len, reverse=True):
+        text = text.replace(secret, parts[secret])
+    return text
+
+
 def parse_url(raw: str, *, sync: bool = False) -> URL:
     """Accept the URLs hosts hand out (`postgres://`, `postgresql://`, `sqlite:///x.db`); pick our driver."""
     try:
         url = make_url(raw.strip())
-    except Exception as error:
-        raise ConfigError(f"DATABASE_URL '{raw}' is not a database URL ({error})") from None
+    except Exception as error:  # the parser's message may quote the URL, password and all
+        reason = redact(str(error), url=raw)
+        raise ConfigError(f"DATABASE_URL '{safe_url(raw)}' is not a database URL ({reason})") from None
     backend = {"postgres": "postgresql"}.get(url.get_backend_name(), url.get_backend_name())
     drivers = _SYNC_DRIVERS if sync else _ASYNC_DRIVERS
     if backend not in drivers:
@@ -149,6 +176,18 @@ class Database:
         """A session inside one writing transaction: committed on success, rolled back on error."""
         async with self._write_lock, self._writers() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def writer_turn(self) -> AsyncIterator[None]:
+        """This process's turn to write, for code that opens its own transactions on `engine` (a
+        library's store): on SQLite it queues with the other writers instead of in the busy handler."""
+        async with self._write_lock:
+            yield
+
+    @property
+    def reading_engine(self) -> AsyncEngine:
+        """`engine` for reads only: on SQLite its transactions never take the write lock."""
+        return self.engine.execution_options(**{_READING: True})
 
     async def ping(self) -> None:
         """Raise if the database cannot be reached."""

@@ -20,9 +20,9 @@ from bot.errors import NotAllowed, NotFound
 from bot.model import DeliveryState
 from bot.ports import Acknowledgement, Claim, Failed, MessageRef, Outcome, Retry, Sent
 from store import audit
-from store.changes import DELIVERY, SqlChangeStore
+from store.changes import DELIVERY, SqlChangeStore, in_workspace, workspaces_due
 from store.db import Database
-from store.tables import Delivery
+from store.tables import Change, Delivery
 
 CLAIMED = (
     Delivery.id,
@@ -68,6 +68,7 @@ def _params(outcome: Outcome, now: datetime) -> dict[str, Any]:
     elif isinstance(result, Failed):
         params |= {"s_error": result.reason}
     else:
+        assert isinstance(result, Retry), result  # announcements are never deferred or skipped
         # A 429 is the workspace's limit, not this recipient's trouble: it does not use up an attempt.
         attempts = outcome.claim.attempt - 1 if result.rate_limited else outcome.claim.attempt
         params |= {
@@ -97,10 +98,15 @@ class SqlDeliveryQueue:
         self.db = db
         self.changes = changes
 
-    async def claim(self, *, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
+    async def due_workspaces(self, *, now: datetime) -> list[str]:
+        return await workspaces_due(
+            self.db, change_id=col(Delivery.change_id), due_at=col(Delivery.due_at), now=now
+        )
+
+    async def claim(self, *, now: datetime, limit: int, lease: timedelta, workspace: str) -> list[Claim]:
         due = (
             select(col(Delivery.id))
-            .where(col(Delivery.due_at) <= now)
+            .where(col(Delivery.due_at) <= now, in_workspace(col(Delivery.change_id), workspace))
             .order_by(col(Delivery.due_at))
             .limit(limit)
         )
@@ -144,12 +150,15 @@ class SqlDeliveryQueue:
                     await session.execute(update(DELIVERY).where(fence).values(**values), params)
             await audit.write(session, [_audit(o, now) for o in outcomes])
 
-    async def acknowledge(self, *, delivery_id: int, user_id: str, at: datetime) -> Acknowledgement:
+    async def acknowledge(
+        self, *, delivery_id: int, user_id: str, at: datetime, workspace: str
+    ) -> Acknowledgement:
         async with self.db.transaction() as session:
             first = await session.execute(
                 update(Delivery)
                 .where(
                     col(Delivery.id) == delivery_id,
+                    in_workspace(col(Delivery.change_id), workspace),
                     col(Delivery.user_id) == user_id,
                     col(Delivery.acknowledged_at).is_(None),
                     col(Delivery.state) != DeliveryState.EXCLUDED,
@@ -157,7 +166,8 @@ class SqlDeliveryQueue:
                 .values(acknowledged_at=at, remind_at=None)  # acknowledging stops the follow-up
             )
             row = await session.get(Delivery, delivery_id)
-            if row is None:
+            owner = None if row is None else await session.get(Change, row.change_id)
+            if row is None or owner is None or owner.workspace != workspace:  # or another workspace's
                 raise NotFound(copy.NO_SUCH_CHANGE.format(key=f"for delivery {delivery_id}"))
             if row.user_id != user_id:
                 raise NotAllowed(copy.NOT_YOUR_DELIVERY)

@@ -1,39 +1,61 @@
-"""Follow-up rows: due reminders, escalations and gap reports, each claimed atomically."""
+"""Follow-up as outbox rows: planning reminders, escalations and gap reports into `notice`, claiming and
+settling them like deliveries, and what each message lists when it is sent.
+
+Planning is a few set-based statements per wave, so 100,000 pending people are never held in memory;
+the unique key on notice makes planning twice (or from two workers) write each message once. Claims
+lock with FOR UPDATE SKIP LOCKED on PostgreSQL; settling is fenced by the claim's attempt, and a
+message's audit event is written when it is settled, in the same transaction.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select, update
+from sqlalchemy import and_, case, exists, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot import model
-from bot.model import ChangeState, DeliveryState, MessageRef, PendingPerson
+from bot.model import ChangeState, DeliveryState, MessageRef, NoticeKind, PendingPerson
+from bot.ports import Deferred, Failed, NoticeClaim, Outcome, Retry, Sent, Skipped
 from store import audit
-from store.changes import DELIVERY, SqlChangeStore
+from store.changes import SqlChangeStore, chunks, in_workspace, workspaces_due
 from store.db import Database
-from store.tables import Change, Delivery, Person
+from store.tables import Change, Delivery, Notice, Person
+from store.types import UTCDateTime
 
-PeopleQuery = Select[Delivery, str, str | None, str | None, str | None]
+NOTICE = Notice.__table__  # type: ignore[attr-defined]
 WAITING = (DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.DELIVERED)
+PRIORITY = {NoticeKind.REMINDER: 1}  # escalations and reports (0) go before a reminder wave
+MOOT_ACKNOWLEDGED = "acknowledged meanwhile"
+MOOT_CLOSED = "the change is no longer open"
+AUDITED = {
+    NoticeKind.REMINDER: "delivery.reminded",
+    NoticeKind.ESCALATION: "change.escalated",
+    NoticeKind.UNMANAGED: "change.unmanaged_reported",
+    NoticeKind.REPORT: "change.gap_reported",
+}
 
 
-def _people() -> PeopleQuery:
-    """Deliveries with their person (name, manager, department, time zone)."""
-    person = and_(
-        col(Person.workspace) == col(Change.workspace), col(Person.user_id) == col(Delivery.user_id)
-    )
+def _person() -> Any:
+    return and_(col(Person.workspace) == col(Change.workspace), col(Person.user_id) == col(Delivery.user_id))
+
+
+def _people() -> Any:
+    """Deliveries with their person (name, time zone)."""
     return (
-        select(Delivery, col(Person.name), col(Person.manager_id), col(Person.department), col(Person.tz))
+        select(Delivery, col(Person.name), col(Person.tz))
         .join(Change, col(Change.id) == col(Delivery.change_id))
-        .outerjoin(Person, person)
+        .outerjoin(Person, _person())
     )
 
 
-def _pending(row: Any) -> PendingPerson:
-    delivery, name, manager_id, department, tz = row
+def _pending_person(row: Any) -> PendingPerson:
+    delivery, name, tz = row
     ref = MessageRef(delivery.channel, delivery.ts) if delivery.channel and delivery.ts else None
     return PendingPerson(
         delivery_id=delivery.id,
@@ -41,13 +63,39 @@ def _pending(row: Any) -> PendingPerson:
         user_id=delivery.user_id,
         name=name or delivery.user_id,
         group_mask=delivery.group_mask,
-        manager_id=manager_id,
-        department=department,
+        manager_id=delivery.manager_id,
+        department=delivery.department,
         tz=tz,
         reminders_sent=delivery.reminders_sent,
         ref=ref,
         reason=delivery.last_error,
     )
+
+
+def _pending(change_id: int) -> Any:
+    """Targeted, not acknowledged, not failed: who follow-up is about."""
+    return and_(
+        col(Delivery.change_id) == change_id,
+        col(Delivery.state).in_(WAITING),
+        col(Delivery.acknowledged_at).is_(None),
+    )
+
+
+def _notice(change_id: int, kind: NoticeKind, user_id: str, now: datetime, **more: Any) -> dict[str, Any]:
+    return {
+        "change_id": change_id,
+        "kind": kind.value,
+        "user_id": user_id,
+        "seq": 0,
+        "delivery_id": None,
+        "priority": PRIORITY.get(kind, 0),
+        "state": "queued",
+        "attempts": 0,
+        "unsure": False,
+        "due_at": now,
+        "created_at": now,
+        **more,
+    }
 
 
 class SqlFollowUp:
@@ -56,107 +104,248 @@ class SqlFollowUp:
     def __init__(self, db: Database, changes: SqlChangeStore) -> None:
         self.db = db
         self.changes = changes
+        self._insert = sqlite_insert if db.is_sqlite else pg_insert
 
     async def change(self, change_id: int) -> model.Change:
         change = await self.changes.get_by_id(change_id)
         assert change is not None, f"no change {change_id}"
         return change
 
-    async def _select(self, query: PeopleQuery) -> list[PendingPerson]:
-        async with self.db.reading() as session:
-            return [_pending(row) for row in (await session.execute(query)).all()]
+    # --- planning -----------------------------------------------------------------------------------
 
-    def _due(self, now: datetime) -> PeopleQuery:
-        return _people().where(
-            col(Delivery.remind_at) <= now,
-            col(Delivery.acknowledged_at).is_(None),
-            col(Change.state) == ChangeState.PUBLISHED,
+    async def _add(self, session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+        written = 0
+        for chunk in chunks(iter(rows), 1000):
+            statement = self._insert(NOTICE).values(chunk).on_conflict_do_nothing().returning(NOTICE.c.id)
+            written += len((await session.execute(statement)).all())
+        return written
+
+    async def plan_reminders(self, *, now: datetime, limit: int) -> int:
+        due = (
+            select(col(Delivery.id))
+            .join(Change, col(Change.id) == col(Delivery.change_id))
+            .where(col(Delivery.remind_at) <= now, col(Delivery.acknowledged_at).is_(None))
+            .where(col(Change.state) == ChangeState.PUBLISHED)
+            .order_by(col(Delivery.remind_at))
+            .limit(limit)
         )
-
-    async def due_reminders(self, *, now: datetime, limit: int) -> list[PendingPerson]:
-        return await self._select(self._due(now).order_by(col(Delivery.remind_at)).limit(limit))
-
-    async def postpone_reminders(self, when: Mapping[int, datetime]) -> None:
-        if not when:
-            return
-        statement = (
-            update(DELIVERY).where(DELIVERY.c.id == bindparam("d_id")).values(remind_at=bindparam("d_at"))
-        )
-        async with self.db.transaction() as session:
-            await session.execute(statement, [{"d_id": i, "d_at": at} for i, at in when.items()])
-
-    async def claim_reminders(
-        self, delivery_ids: Sequence[int], *, now: datetime, lease: timedelta
-    ) -> list[PendingPerson]:
-        if not delivery_ids:
-            return []
-        claim = (
+        if not self.db.is_sqlite:
+            due = due.with_for_update(of=Delivery, skip_locked=True)
+        take = (
             update(Delivery)
-            .where(col(Delivery.id).in_(delivery_ids), col(Delivery.remind_at) <= now)
-            .where(col(Delivery.acknowledged_at).is_(None))
-            .values(remind_at=now + lease)  # if this worker dies, the reminder falls due again
-            .returning(col(Delivery.id))
+            .where(col(Delivery.id).in_(due.scalar_subquery()))
+            .values(remind_at=None)  # the notice carries it now; sending it sets the next one
+            .returning(
+                col(Delivery.id), col(Delivery.change_id), col(Delivery.user_id), col(Delivery.reminders_sent)
+            )
         )
         async with self.db.transaction() as session:
-            claimed = list((await session.scalars(claim)).all())
-        return await self._select(_people().where(col(Delivery.id).in_(claimed))) if claimed else []
+            taken = (await session.execute(take)).all()
+            rows = [
+                _notice(c, NoticeKind.REMINDER, u, now, delivery_id=d, seq=sent + 1)
+                for d, c, u, sent in taken
+            ]
+            await self._add(session, rows)
+        return len(taken)
 
-    async def settle_reminder(
-        self, delivery_id: int, *, reminders_sent: int, remind_at: datetime | None, now: datetime
-    ) -> None:
-        async with self.db.transaction() as session:
-            row = await session.get(Delivery, delivery_id)
-            assert row is not None
-            reminded = reminders_sent > row.reminders_sent
-            row.reminders_sent = reminders_sent
-            row.remind_at = remind_at if row.acknowledged_at is None else None
-            if reminded:
-                await audit.write(
-                    session,
-                    [
-                        audit.event(
-                            "delivery.reminded",
-                            actor="realign",
-                            at=now,
-                            change_id=row.change_id,
-                            delivery_id=delivery_id,
-                            reminder=reminders_sent,
-                        )
-                    ],
-                )
-
-    async def _claim_change(self, due: Any, kind: str, *, now: datetime) -> list[int]:
-        """Clear a change-level due time and return the ids cleared: one worker wins each."""
+    async def _due_changes(self, session: AsyncSession, due: Any, now: datetime) -> list[Any]:
+        """Clear a change-level due time and return (id, announcer) of the changes cleared."""
         claim = (
             update(Change)
             .where(col(Change.state) == ChangeState.PUBLISHED, due <= now)
             .values({due: None})
-            .returning(col(Change.id))
+            .returning(col(Change.id), col(Change.workspace), col(Change.announcer_id))
+        )
+        return list((await session.execute(claim)).all())
+
+    async def plan_escalations(self, *, now: datetime) -> int:
+        written = 0
+        async with self.db.transaction() as session:
+            for change_id, workspace, announcer in await self._due_changes(
+                session, col(Change.escalate_at), now
+            ):
+                await self._fill_managers(session, change_id, workspace)
+                at = literal(now, UTCDateTime)
+                notices = (
+                    select(
+                        literal(change_id),
+                        literal(NoticeKind.ESCALATION.value),
+                        col(Delivery.manager_id),
+                        *(literal(v) for v in (0, 0, "queued", 0, False)),
+                        at,
+                        at,
+                    )
+                    .where(_pending(change_id), col(Delivery.manager_id).is_not(None))
+                    .distinct()
+                )
+                columns = ["change_id", "kind", "user_id", "seq", "priority", "state", "attempts", "unsure"]
+                into = self._insert(NOTICE).from_select([*columns, "due_at", "created_at"], notices)
+                written += len(
+                    (await session.execute(into.on_conflict_do_nothing().returning(NOTICE.c.id))).all()
+                )
+                unmanaged = exists().where(_pending(change_id), col(Delivery.manager_id).is_(None))
+                if await session.scalar(select(unmanaged)):
+                    written += await self._add(
+                        session, [_notice(change_id, NoticeKind.UNMANAGED, announcer, now)]
+                    )
+        return written
+
+    async def _fill_managers(self, session: AsyncSession, change_id: int, workspace: str) -> None:
+        """Pending people whose manager was unknown at publishing take the org chart's manager now (an org
+        chart imported after publishing). One definition: the delivery's manager gets the escalation and
+        sees the person in status."""
+        current = (
+            select(col(Person.manager_id))
+            .where(col(Person.workspace) == workspace, col(Person.user_id) == col(Delivery.user_id))
+            .scalar_subquery()
+        )
+        await session.execute(
+            update(Delivery)
+            .where(_pending(change_id), col(Delivery.manager_id).is_(None))
+            .values(manager_id=current)
+        )
+
+    async def plan_reports(self, *, now: datetime) -> int:
+        async with self.db.transaction() as session:
+            due = await self._due_changes(session, col(Change.report_at), now)
+            return await self._add(session, [_notice(i, NoticeKind.REPORT, a, now) for i, _, a in due])
+
+    # --- the outbox ---------------------------------------------------------------------------------
+
+    async def due_workspaces(self, *, now: datetime) -> list[str]:
+        return await workspaces_due(
+            self.db, change_id=col(Notice.change_id), due_at=col(Notice.due_at), now=now
+        )
+
+    async def claim(
+        self, *, now: datetime, limit: int, lease: timedelta, workspace: str
+    ) -> list[NoticeClaim]:
+        due = (
+            select(col(Notice.id))
+            .where(col(Notice.due_at) <= now, in_workspace(col(Notice.change_id), workspace))
+            .order_by(col(Notice.priority), col(Notice.due_at))
+            .limit(limit)
+        )
+        if not self.db.is_sqlite:
+            due = due.with_for_update(skip_locked=True)
+        take = (
+            update(Notice)
+            .where(col(Notice.id).in_(due.scalar_subquery()))
+            .values(
+                state="sending",
+                due_at=now + lease,
+                attempts=col(Notice.attempts) + 1,
+                unsure=or_(col(Notice.unsure), col(Notice.state) == "sending"),
+            )
+            .returning(col(Notice.id))
         )
         async with self.db.transaction() as session:
-            ids = [i for i in (await session.scalars(claim)).all() if i is not None]
-            await audit.write(session, [audit.event(kind, actor="realign", at=now, change_id=i) for i in ids])
-        return ids
+            ids = [i for i in (await session.scalars(take)).all() if i is not None]
+            if not ids:
+                return []
+            rows = (await session.execute(self._claimed(ids))).all()
+        return [_claim(row) for row in rows]
 
-    async def claim_escalations(self, *, now: datetime) -> list[int]:
-        return await self._claim_change(col(Change.escalate_at), "change.escalated", now=now)
-
-    async def claim_reports(self, *, now: datetime) -> list[int]:
-        return await self._claim_change(col(Change.report_at), "change.gap_reported", now=now)
-
-    async def pending(self, change_id: int) -> list[PendingPerson]:
-        return await self._select(
-            _people()
-            .where(col(Delivery.change_id) == change_id, col(Delivery.state).in_(WAITING))
-            .where(col(Delivery.acknowledged_at).is_(None))
-            .order_by(col(Person.name))
+    def _claimed(self, ids: list[int]) -> Any:
+        person = and_(
+            col(Person.workspace) == col(Change.workspace), col(Person.user_id) == col(Notice.user_id)
+        )
+        return (
+            select(
+                Notice,
+                col(Change.state),
+                col(Person.tz),
+                col(Delivery.group_mask),
+                col(Delivery.channel),
+                col(Delivery.ts),
+                col(Delivery.acknowledged_at),
+            )
+            .join(Change, col(Change.id) == col(Notice.change_id))
+            .outerjoin(Person, person)
+            .outerjoin(Delivery, col(Delivery.id) == col(Notice.delivery_id))
+            .where(col(Notice.id).in_(ids))
         )
 
-    async def failed(self, change_id: int) -> list[PendingPerson]:
-        return await self._select(
-            _people()
-            .where(col(Delivery.change_id) == change_id, col(Delivery.state) == DeliveryState.FAILED)
-            .order_by(col(Person.name))
+    async def settle(self, outcomes: Sequence[Outcome[NoticeClaim]], *, now: datetime) -> None:
+        async with self.db.transaction() as session:
+            events = []
+            for outcome in outcomes:
+                if await self._settle(session, outcome, now):
+                    events.extend(_audit(outcome, now))
+            await audit.write(session, events)
+
+    async def _settle(self, session: AsyncSession, outcome: Outcome[NoticeClaim], now: datetime) -> bool:
+        """Record one outcome, fenced by its claim's attempt; whether it was still this worker's."""
+        claim, result = outcome.claim, outcome.result
+        fence = and_(
+            col(Notice.id) == claim.id, col(Notice.attempts) == claim.attempt, col(Notice.state) == "sending"
+        )
+        values = _values(outcome, now)
+        done = await session.execute(update(Notice).where(fence).values(**values).returning(col(Notice.id)))
+        if done.scalar() is None:
+            return False  # superseded: another worker holds this notice now
+        if claim.kind is NoticeKind.REMINDER and claim.delivery_id is not None:
+            if isinstance(result, Sent):
+                await session.execute(
+                    update(Delivery)
+                    .where(col(Delivery.id) == claim.delivery_id, col(Delivery.reminders_sent) < claim.seq)
+                    .values(
+                        reminders_sent=claim.seq,
+                        remind_at=case(
+                            (col(Delivery.acknowledged_at).is_(None), literal(outcome.remind_at, UTCDateTime))
+                        ),
+                    )
+                )
+            elif isinstance(result, Failed):  # unreachable: no more reminders for this person
+                await session.execute(
+                    update(Delivery).where(col(Delivery.id) == claim.delivery_id).values(remind_at=None)
+                )
+        return True
+
+    # --- what the messages list ---------------------------------------------------------------------
+
+    async def reports_pending(
+        self, change_id: int, *, manager_id: str | None, limit: int
+    ) -> tuple[list[PendingPerson], int]:
+        manager = col(Delivery.manager_id)
+        whose = manager == manager_id if manager_id is not None else manager.is_(None)
+        async with self.db.reading() as session:
+            total = await session.scalar(
+                select(func.count()).select_from(Delivery).where(_pending(change_id), whose)
+            )
+            rows = (
+                await session.execute(
+                    _people().where(_pending(change_id), whose).order_by(col(Person.name)).limit(limit)
+                )
+            ).all()
+        return [_pending_person(row) for row in rows], int(total or 0)
+
+    async def gap(self, change_id: int, *, limit: int) -> model.GapReport:
+        failed = and_(col(Delivery.change_id) == change_id, col(Delivery.state) == DeliveryState.FAILED)
+        by_manager = (col(Delivery.manager_id).is_(None), col(Delivery.manager_id), col(Person.name))
+        departments = (
+            select(col(Delivery.department), func.count())
+            .where(_pending(change_id))
+            .group_by(col(Delivery.department))
+            .order_by(col(Delivery.department))
+        )
+        async with self.db.reading() as session:
+            pending = (
+                await session.execute(_people().where(_pending(change_id)).order_by(*by_manager).limit(limit))
+            ).all()
+            lost = (
+                await session.execute(_people().where(failed).order_by(col(Person.name)).limit(limit))
+            ).all()
+            teams = [(name, int(n)) for name, n in (await session.execute(departments)).all()]
+            lost_total = await session.scalar(select(func.count()).select_from(Delivery).where(failed))
+        change = await self.change(change_id)
+        return model.GapReport(
+            change,
+            tuple(_pending_person(row) for row in pending),
+            tuple(_pending_person(row) for row in lost),
+            pending_total=sum(n for _, n in teams),
+            failed_total=int(lost_total or 0),
+            departments=tuple(teams),
         )
 
     async def close(self, change_id: int, *, actor: str, at: datetime) -> bool:
@@ -175,3 +364,73 @@ class SqlFollowUp:
                 session, [audit.event("change.closed", actor=actor, at=at, change_id=change_id)]
             )
         return True
+
+
+def _claim(row: Any) -> NoticeClaim:
+    notice, change_state, tz, mask, channel, ts, acknowledged_at = row
+    kind = NoticeKind(notice.kind)
+    moot = None
+    if change_state != ChangeState.PUBLISHED:
+        moot = MOOT_CLOSED
+    elif kind is NoticeKind.REMINDER and acknowledged_at is not None:
+        moot = MOOT_ACKNOWLEDGED
+    return NoticeClaim(
+        id=notice.id,
+        kind=kind,
+        change_id=notice.change_id,
+        user_id=notice.user_id,
+        attempt=notice.attempts,
+        unsure=notice.unsure,
+        tz=tz,
+        delivery_id=notice.delivery_id,
+        group_mask=mask or 0,
+        thread=MessageRef(channel, ts) if channel and ts else None,
+        seq=notice.seq,
+        moot=moot,
+    )
+
+
+def _values(outcome: Outcome[NoticeClaim], now: datetime) -> dict[str, Any]:
+    result, claim = outcome.result, outcome.claim
+    if isinstance(result, Sent):
+        return {
+            "state": "sent",
+            "due_at": None,
+            "unsure": False,
+            "last_error": None,
+            "channel": result.ref.channel,
+            "ts": result.ref.ts,
+            "sent_at": now,
+        }
+    if isinstance(result, Failed | Skipped):
+        state = "failed" if isinstance(result, Failed) else "skipped"
+        return {"state": state, "due_at": None, "last_error": result.reason}
+    if isinstance(result, Deferred):  # not this attempt's fault: it uses up no attempt
+        return {"state": "queued", "due_at": result.until, "attempts": claim.attempt - 1}
+    assert isinstance(result, Retry)
+    attempts = claim.attempt - 1 if result.rate_limited else claim.attempt
+    return {
+        "state": "queued",
+        "due_at": outcome.retry_at or now,
+        "attempts": attempts,
+        "unsure": result.unsure,
+        "last_error": result.reason,
+    }
+
+
+def _audit(outcome: Outcome[NoticeClaim], now: datetime) -> list[dict[str, Any]]:
+    """Sent and failed messages are audited (with who received them); retries and deferrals are not."""
+    claim, result = outcome.claim, outcome.result
+    if not isinstance(result, Sent | Failed):
+        return []
+    kind = AUDITED[claim.kind] + ("" if isinstance(result, Sent) else "_failed")
+    detail: dict[str, Any] = {"to": claim.user_id, "notice": claim.id}
+    if claim.kind is NoticeKind.REMINDER:
+        detail["reminder"] = claim.seq
+    if isinstance(result, Failed):
+        detail["reason"] = result.reason
+    return [
+        audit.event(
+            kind, actor="realign", at=now, change_id=claim.change_id, delivery_id=claim.delivery_id, **detail
+        )
+    ]

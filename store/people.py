@@ -6,9 +6,10 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import String, bindparam, func, select, update
+from sqlalchemy import String, bindparam, column, func, literal, select, table, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot import model
@@ -16,6 +17,7 @@ from store import audit
 from store.db import Database
 from store.orgchart import Entry, Known
 from store.tables import Person, Workspace
+from store.types import UTCDateTime
 
 PERSON = Person.__table__  # type: ignore[attr-defined]
 SYNCED = ("name", "email", "tz", "active", "is_bot", "updated_at")  # what a platform sync owns
@@ -57,31 +59,31 @@ class SqlPeople:
             return await session.get(Workspace, key)
 
     async def upsert_synced(self, workspace: str, people: Iterable[model.Person], *, at: datetime) -> int:
-        """Insert or refresh people from a platform sync; returns how many were written."""
-        written = 0
-        rows = (
-            {
-                "workspace": workspace,
-                "user_id": p.user_id,
-                "name": p.name,
-                "email": p.email,
-                "tz": p.tz,
-                "active": p.active,
-                "is_bot": p.is_bot,
-                "updated_at": at,
-            }
-            for p in people
-        )
+        """Insert or refresh people from a platform sync; returns how many were written.
+
+        PostgreSQL: COPY into a temporary table, then one upsert from it (see _copy_upsert): several times
+        faster than psycopg's pipeline of a statement per row. SQLite: one prepared upsert stepped over
+        every row (executemany); a multi-row VALUES measured no faster there."""
+        rows = {p.user_id: p for p in people}  # once each (the last wins): a statement touches a row once
+        if not rows:
+            return 0
+        async with self.db.transaction() as session:
+            if self.db.is_sqlite:
+                await self._upsert_each(session, workspace, rows.values(), at=at)
+            else:
+                await _copy_upsert(session, workspace, rows.values(), at=at)
+        return len(rows)
+
+    async def _upsert_each(
+        self, session: AsyncSession, workspace: str, people: Iterable[model.Person], *, at: datetime
+    ) -> None:
         upsert = self._insert(PERSON)
         upsert = upsert.on_conflict_do_update(
             index_elements=["workspace", "user_id"], set_={k: upsert.excluded[k] for k in SYNCED}
         )
-        # One compiled statement, executed for many rows (SQLite's executemany, psycopg's pipeline).
-        async with self.db.transaction() as session:
-            while chunk := list(islice(rows, CHUNK)):
-                await session.execute(upsert, chunk)
-                written += len(chunk)
-        return written
+        values = ({"workspace": workspace, "updated_at": at, **_synced(p)} for p in people)
+        while chunk := list(islice(values, CHUNK)):
+            await session.execute(upsert, chunk)
 
     async def finish_sync(self, workspace: str, *, started_at: datetime, at: datetime) -> int:
         """People the sync that began at `started_at` did not see have left: mark them inactive."""
@@ -179,3 +181,49 @@ def _org_params(entry: Entry) -> dict[str, str | None]:
         "p_title": entry.title,
         "p_name": entry.name,
     }
+
+
+# PostgreSQL's bulk path: the rows land in a temporary table by COPY, then one INSERT … SELECT.
+STAGE_COLUMNS = ("user_id", "name", "email", "tz", "active", "is_bot")
+CREATE_STAGE = """CREATE TEMPORARY TABLE person_sync (
+    user_id varchar(64) NOT NULL, name varchar NOT NULL, email varchar, tz varchar,
+    active boolean NOT NULL, is_bot boolean NOT NULL
+) ON COMMIT DROP"""
+STAGE = table("person_sync", *(column(name) for name in STAGE_COLUMNS))
+
+
+def _synced(p: model.Person) -> dict[str, object]:
+    return {
+        "user_id": p.user_id,
+        "name": p.name,
+        "email": p.email,
+        "tz": p.tz,
+        "active": p.active,
+        "is_bot": p.is_bot,
+    }
+
+
+async def _copy_upsert(
+    session: AsyncSession, workspace: str, people: Iterable[model.Person], *, at: datetime
+) -> None:
+    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert driver is not None
+    async with driver.cursor() as cursor:  # psycopg's, inside the session's transaction
+        # The next sync rewrites whatever a crash loses, so this transaction need not wait for its WAL.
+        await cursor.execute("SET LOCAL synchronous_commit = off")
+        await cursor.execute(CREATE_STAGE)
+        async with cursor.copy(f"COPY person_sync ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy_in:
+            for p in people:
+                await copy_in.write_row((p.user_id, p.name, p.email, p.tz, p.active, p.is_bot))
+    # A known person keeps their id, a new one takes the next: the scalar subquery is one index probe
+    # per row whatever the planner believes of the table (after a bulk load it believes it small), and
+    # coalesce calls nextval only for the new (ON CONFLICT alone takes a sequence number per row).
+    known = PERSON.alias("known")
+    found = select(known.c.id).where(known.c.workspace == workspace, known.c.user_id == STAGE.c.user_id)
+    ids = func.coalesce(found.scalar_subquery(), func.nextval(func.pg_get_serial_sequence("person", "id")))
+    staged = select(ids, literal(workspace, String), *STAGE.c, literal(at, UTCDateTime)).select_from(STAGE)
+    insert = pg_insert(PERSON).from_select(["id", "workspace", *STAGE_COLUMNS, "updated_at"], staged)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["workspace", "user_id"], set_={k: insert.excluded[k] for k in SYNCED}
+    )
+    await session.execute(upsert)

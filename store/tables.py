@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
@@ -29,6 +31,7 @@ class Workspace(SQLModel, table=True):
     name: str = ""
     directory_synced_at: datetime | None = utc(default=None)
     installed_at: datetime = utc()
+    post_rate: float | None = None  # DMs/s that SLACK_POST_RATE=auto found for this workspace
 
 
 class Worker(SQLModel, table=True):
@@ -110,6 +113,13 @@ class Delivery(SQLModel, table=True):
             postgresql_where=text("remind_at IS NOT NULL"),
             sqlite_where=text("remind_at IS NOT NULL"),
         ),
+        Index(
+            "ix_delivery_change_due",  # which workspaces have rows due; a workspace's claims
+            "change_id",
+            "due_at",
+            postgresql_where=text("due_at IS NOT NULL"),
+            sqlite_where=text("due_at IS NOT NULL"),
+        ),
         Index("ix_delivery_tally", "change_id", "state", "group_mask"),
         Index("ix_delivery_manager", "change_id", "manager_id"),
     )
@@ -136,6 +146,42 @@ class Delivery(SQLModel, table=True):
     manager_id: str | None = Field(default=None, max_length=64)
 
 
+class Notice(SQLModel, table=True):
+    """A follow-up message (reminder, escalation, gap report) as an outbox row, claimed like a delivery.
+
+    The unique key makes planning idempotent: a wave planned twice, or by two workers, writes each
+    message once. `priority` 0 (escalations, reports) is claimed before 1 (reminders)."""
+
+    __table_args__ = (
+        UniqueConstraint("change_id", "kind", "user_id", "seq"),
+        Index(
+            "ix_notice_due",
+            "change_id",
+            "priority",
+            "due_at",
+            postgresql_where=text("due_at IS NOT NULL"),
+            sqlite_where=text("due_at IS NOT NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    change_id: int = Field(foreign_key="change.id", ondelete="CASCADE")
+    kind: str = Field(max_length=16)
+    user_id: str = Field(max_length=64)  # who receives it
+    seq: int = 0  # a reminder's number (1, 2, ...); 0 for the others
+    delivery_id: int | None = Field(default=None, sa_type=BigInteger)  # a reminder's delivery
+    priority: int = 1
+    state: str = Field(max_length=16)  # queued, sending, sent, failed, skipped
+    attempts: int = 0
+    unsure: bool = False
+    due_at: datetime | None = utc(default=None)
+    channel: str | None = Field(default=None, max_length=64)
+    ts: str | None = Field(default=None, max_length=64)
+    last_error: str | None = None
+    created_at: datetime = utc()
+    sent_at: datetime | None = utc(default=None)
+
+
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
 
@@ -146,3 +192,23 @@ class AuditEvent(SQLModel, table=True):
     change_id: int | None = Field(default=None, index=True)
     delivery_id: int | None = Field(default=None, sa_type=BigInteger)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Lease(SQLModel, table=True):
+    """A named lease: while `until` is ahead, only `holder` runs the singleton job `name` (e.g. one
+    workspace's directory sync). Taken and renewed by one upsert, so two processes never both hold it."""
+
+    name: str = Field(primary_key=True, max_length=128)
+    holder: str = Field(max_length=64)
+    until: datetime = utc()
+
+
+# Slack OAuth installs (SLACK_CLIENT_ID ...), as slack_sdk's SQLAlchemy stores read and write them
+# (store.installations). Declared here so the schema is whole; migration 0008 creates them.
+SLACK_INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(
+    SQLModel.metadata, "slack_installations"
+)
+SLACK_BOTS = SQLAlchemyInstallationStore.build_bots_table(SQLModel.metadata, "slack_bots")
+SLACK_OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
+    SQLModel.metadata, "slack_oauth_states"
+)

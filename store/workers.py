@@ -1,14 +1,16 @@
-"""Heartbeats of the delivering processes: how many share each workspace's rate right now."""
+"""Heartbeats of the delivering processes: how many share each workspace's rate right now, and the
+rates that SLACK_POST_RATE=auto found for each workspace (kept across restarts)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlmodel import col
 
 from store.db import Database
-from store.tables import Worker
+from store.tables import Worker, Workspace
 
 
 class SqlWorkers:
@@ -29,3 +31,23 @@ class SqlWorkers:
     async def leave(self, worker_id: str) -> None:
         async with self.db.transaction() as session:
             await session.execute(delete(Worker).where(col(Worker.id) == worker_id))
+
+    async def learned_rates(self) -> dict[str, float]:
+        """Each workspace's rate as probing last left it."""
+        async with self.db.reading() as session:
+            rows = await session.execute(
+                select(col(Workspace.key), col(Workspace.post_rate)).where(
+                    col(Workspace.post_rate).is_not(None)
+                )
+            )
+            return {key: float(rate) for key, rate in rows.all() if rate is not None}
+
+    async def learn_rates(self, rates: Mapping[str, float]) -> None:
+        """Keep what probing found, so the next process starts there instead of at the safe rate."""
+        if not rates:
+            return
+        async with self.db.transaction() as session:
+            for key, rate in rates.items():
+                await session.execute(
+                    update(Workspace).where(col(Workspace.key) == key).values(post_rate=rate)
+                )

@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from asyncio.subprocess import PIPE
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from store.db import Database
 from store.migrate import upgrade
 from store.orgchart import Known
 from store.people import SqlPeople
+from tests.fakes.slack_api import FakeSlack
 
 REALIGN = Path(sys.executable).parent / "realign"
 WORKSPACE = "slack:T1"
@@ -141,7 +143,7 @@ def test_no_workspace_yet_exits_2(database: str, tmp_path: Path) -> None:
 
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
-    assert "realign serve" in line and "--workspace" in line
+    assert "set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET" in line and "--workspace" in line
 
 
 def test_several_workspaces_need_a_choice(database: str, tmp_path: Path) -> None:
@@ -179,3 +181,29 @@ def test_large_files_show_progress(database: str, tmp_path: Path) -> None:
     assert progress[9] == "checking: 100% (1,500 of 1,500)"
     assert progress[-1] == "writing: 100% (1,500 of 1,500)"
     assert done.stdout == "imported 1,500 people (1,499 with a manager, 1,500 changed)\n"
+
+
+async def test_on_a_fresh_database_with_slack_configured_it_registers_and_syncs_first(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"  # not even migrated
+    csv = write_csv(
+        tmp_path, "email,manager_email,department", "ada@acme.com,,Board", "bob@acme.com,ada@acme.com,Sales"
+    )
+    async with FakeSlack() as slack:
+        slack.add_user("U1", name="Ada", email="ada@acme.com")
+        slack.add_user("U2", name="Bob", email="bob@acme.com")
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "DATABASE_URL": url,
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": "s3cret-signing",
+            "SLACK_API_URL": slack.url,
+        }
+        process = await asyncio.create_subprocess_exec(
+            str(REALIGN), "directory", "import", str(csv), env=env, stdout=PIPE, stderr=PIPE
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    assert out.decode() == "imported 2 people (1 with a manager, 2 changed)\n"
+    assert "syncing the directory of slack:T001 first" in err.decode()
+    assert (await asyncio.to_thread(directory, url, "slack:T001"))["U2"].manager_id == "U1"

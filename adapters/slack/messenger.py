@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -14,11 +15,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
 from bot.model import Announcement, Escalation, GapReport
-from bot.ports import Failed, MessageRef, Retry, SendResult, Sent
+from bot.ports import Failed, Found, MessageRef, Retry, SendResult, Sent
 
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "realign_announcement"
+NOTICE_EVENT = "realign_notice"  # follow-up messages: reminders, escalations, gap reports
 # The recipient cannot be reached until someone fixes something: record, don't retry.
 PERMANENT = frozenset(
     {
@@ -46,11 +48,28 @@ THREAD_GONE = frozenset({"thread_not_found", "message_not_found", "channel_not_f
 UNSURE = frozenset({"internal_error", "fatal_error", "request_timeout", "service_unavailable"})
 
 
+def reply_code(status: int, data: Any) -> str:
+    """The error code of a Web API reply that is not `ok`: Slack's own, `ratelimited` for any 429, or
+    `http_<status>` when there is none (e.g. the HTML error page of a proxy in front of Slack)."""
+    error = data.get("error") if isinstance(data, dict) else None
+    return "ratelimited" if status == 429 else str(error or f"http_{status}")
+
+
+def error_code(error: BaseException) -> str:
+    """The code a failed Web API call counts under (metrics): the reply's, or what went wrong on the way."""
+    if isinstance(error, SlackApiError):
+        return reply_code(error.response.status_code, error.response.data)
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return "connection_failed"
+    if isinstance(error, TimeoutError | asyncio.TimeoutError):
+        return "timeout"
+    return type(error).__name__
+
+
 def classify_reply(status: int, data: Any, retry_after: str | None) -> Retry | Failed:
     """What a Web API reply that is not `ok` means for the delivery."""
-    data = data if isinstance(data, dict) else {}
-    code = str(data.get("error") or f"http_{status}")
-    if status == 429 or code == "ratelimited":
+    code = reply_code(status, data)
+    if code == "ratelimited":
         return Retry("ratelimited", after=float(retry_after or 1), rate_limited=True)
     if status >= 500 or code in UNSURE:
         return Retry(code, unsure=True)
@@ -115,9 +134,16 @@ class AnnouncementBodies:
 class SlackMessenger:
     """Implements `bot.ports.Messenger` for one Slack workspace."""
 
-    def __init__(self, client: AsyncWebClient, *, history_depth: int = 50) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        history_depth: int = 50,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
         self.client = client
         self.history_depth = history_depth
+        self._on_error = on_error  # told the code of every failed call (metrics)
         self._bodies = AnnouncementBodies()
         self._post_url = f"{client.base_url}chat.postMessage"
         self._headers = {
@@ -126,14 +152,28 @@ class SlackMessenger:
         }
         self._timeout = aiohttp.ClientTimeout(total=client.timeout)
 
-    async def _post(self, channel: str, *, text: str, blocks: list[Any], **extra: Any) -> SendResult:
+    async def _post(
+        self, channel: str, *, text: str, blocks: list[Any], notice_id: int | None = None, **extra: Any
+    ) -> SendResult:
+        if notice_id is not None:
+            extra["metadata"] = {"event_type": NOTICE_EVENT, "event_payload": {"notice_id": notice_id}}
         try:
             response = await self.client.chat_postMessage(
                 channel=channel, text=text, blocks=blocks, unfurl_links=False, **extra
             )
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
-            return classify(error)
+            return self._classify(error)
         return Sent(MessageRef(response["channel"], response["ts"]))
+
+    def _classify(self, error: BaseException) -> Retry | Failed:
+        if self._on_error is not None:
+            self._on_error(error_code(error))
+        return classify(error)
+
+    def _classify_reply(self, status: int, data: Any, retry_after: str | None) -> Retry | Failed:
+        if self._on_error is not None:
+            self._on_error(reply_code(status, data))
+        return classify_reply(status, data, retry_after)
 
     async def send_announcement(self, announcement: Announcement, *, user_id: str) -> SendResult:
         # The fan-out's hot path posts a pre-serialised body on the client's HTTP session, without
@@ -148,55 +188,95 @@ class SlackMessenger:
                 status, retry_after = response.status, response.headers.get("Retry-After")
                 raw = await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
-            return classify(error)
+            return self._classify(error)
         try:
             data = json.loads(raw)
         except ValueError:
             data = None
         if status == 200 and isinstance(data, dict) and data.get("ok"):
             return Sent(MessageRef(data["channel"], data["ts"]))
-        return classify_reply(status, data, retry_after)
+        return self._classify_reply(status, data, retry_after)
 
     async def send_reminder(
-        self, announcement: Announcement, *, user_id: str, thread: MessageRef | None
+        self, announcement: Announcement, *, user_id: str, thread: MessageRef | None, notice_id: int
     ) -> SendResult:
         text, blocks = render.reminder_text(announcement), render.reminder(announcement)
         if thread is not None:
-            result = await self._post(thread.channel, text=text, blocks=blocks, thread_ts=thread.ts)
+            result = await self._post(
+                thread.channel, text=text, blocks=blocks, thread_ts=thread.ts, notice_id=notice_id
+            )
             if not (isinstance(result, Failed) and result.reason in THREAD_GONE):
                 return result
-        return await self._post(user_id, text=text, blocks=blocks)  # the thread is gone: a new DM
+        return await self._post(
+            user_id, text=text, blocks=blocks, notice_id=notice_id
+        )  # thread gone: a new DM
 
-    async def send_escalation(self, escalation: Escalation) -> SendResult:
+    async def send_escalation(self, escalation: Escalation, *, notice_id: int) -> SendResult:
         return await self._post(
             escalation.manager_id,
             text=render.escalation_text(escalation),
             blocks=render.escalation(escalation),
+            notice_id=notice_id,
         )
 
-    async def send_gap_report(self, report: GapReport) -> SendResult:
+    async def send_gap_report(self, report: GapReport, *, notice_id: int) -> SendResult:
         return await self._post(
-            report.change.announcer_id, text=render.gap_report_text(report), blocks=render.gap_report(report)
+            report.change.announcer_id,
+            text=render.gap_report_text(report),
+            blocks=render.gap_report(report),
+            notice_id=notice_id,
         )
 
-    async def find_announcement(self, *, user_id: str, delivery_id: int) -> MessageRef | None:
+    async def _lookup(self, method: str, **params: Any) -> list[dict[str, Any]] | Retry | None:
+        """Messages of a conversation (or a thread); a Retry when Slack says wait; None when unreachable."""
+        try:
+            reply = await self.client.api_call(
+                method,
+                http_verb="GET",
+                params={"include_all_metadata": True, "limit": self.history_depth, **params},
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            verdict = self._classify(error)
+            return None if isinstance(verdict, Failed) else verdict  # unreachable: the send will say why
+        return list(reply.get("messages", []))
+
+    async def _dm(self, user_id: str) -> str | Retry | None:
         try:
             opened = await self.client.conversations_open(users=user_id)
-        except SlackApiError as error:
-            if isinstance(classify(error), Failed):  # unreachable now: the send will say why, once
-                return None
-            raise
-        channel = opened["channel"]["id"]
-        history = await self.client.conversations_history(
-            channel=channel, include_all_metadata=True, limit=self.history_depth
-        )
-        messages: list[dict[str, Any]] = history.get("messages", [])
-        for message in messages:
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == METADATA_EVENT and payload.get("delivery_id") == delivery_id:
-                return MessageRef(channel, message["ts"])
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            verdict = self._classify(error)
+            return None if isinstance(verdict, Failed) else verdict
+        return str(opened["channel"]["id"])
+
+    async def _find(
+        self, user_id: str, event: str, key: str, value: int, *, thread: MessageRef | None = None
+    ) -> Found:
+        """The message with our metadata `event` and payload[key] == value: in the thread, else the DM."""
+        places: list[tuple[str, dict[str, Any]]] = []
+        if thread is not None:
+            places.append((thread.channel, {"ts": thread.ts}))
+        dm = await self._dm(user_id)
+        if isinstance(dm, Retry):
+            return dm
+        if dm is not None:
+            places.append((dm, {}))
+        for channel, params in places:
+            method = "conversations.replies" if params else "conversations.history"
+            messages = await self._lookup(method, channel=channel, **params)
+            if isinstance(messages, Retry):
+                return messages
+            for message in messages or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == event and payload.get(key) == value:
+                    return MessageRef(channel, message["ts"])
         return None
+
+    async def find_announcement(self, *, user_id: str, delivery_id: int) -> Found:
+        return await self._find(user_id, METADATA_EVENT, "delivery_id", delivery_id)
+
+    async def find_notice(self, *, user_id: str, notice_id: int, thread: MessageRef | None) -> Found:
+        return await self._find(user_id, NOTICE_EVENT, "notice_id", notice_id, thread=thread)
 
     async def update_announcement(self, ref: MessageRef, announcement: Announcement) -> None:
         await self.client.chat_update(
@@ -204,4 +284,12 @@ class SlackMessenger:
             ts=ref.ts,
             text=render.announcement_text(announcement),
             blocks=render.announcement(announcement),
+        )
+
+    async def update_reminder(self, ref: MessageRef, announcement: Announcement) -> None:
+        await self.client.chat_update(
+            channel=ref.channel,
+            ts=ref.ts,
+            text=render.reminder_text(announcement),
+            blocks=render.reminder(announcement),
         )

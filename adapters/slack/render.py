@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot import copy
-from bot.announce import DEFAULT_POLICY, MAX_REMINDERS, Review
+from bot.announce import DEFAULT_POLICY, MAX_REMINDERS, NAME_LIMIT, TEXT_LIMIT, TITLE_LIMIT, Review, length
 from bot.durations import format_duration
 from bot.model import (
     Announcement,
@@ -28,6 +28,10 @@ ACK_ACTION = "realign.acknowledge"
 RETRY_ACTION = "realign.retry_failed"
 CLOSE_ACTION = "realign.close"
 BASICS, GROUP, REVIEW = "realign.basics", "realign.group", "realign.review"
+SECTION_LIMIT = 3000  # Slack's limit for a section's (and a context element's) text
+HEADER_LIMIT = 150  # and for a header's
+OVERVIEW_SHOWN = 40  # changes listed by /change-status (Slack shows at most 50 blocks)
+DURATION_CHARS = 20  # the follow-up durations' text boxes: "1h30m"-style, never long
 IMPACT_LABELS = {
     CustomerImpact.NONE: "None",
     CustomerImpact.INDIRECT: "Indirect",
@@ -39,16 +43,47 @@ def text(value: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": value, "emoji": True}
 
 
+def clip(value: str, limit: int = SECTION_LIMIT) -> str:
+    """`value`, or its start and a visible "…" when it is longer than Slack takes. Validation keeps
+    everything people type below the limits, so in practice this never cuts."""
+    if length(value) <= limit:
+        return value
+    cut = value[: limit - 1]
+    cut = cut[: len(cut) - max(0, length(cut) - (limit - 1))]
+    return cut + "…"
+
+
+def listing(
+    lines: Sequence[str], *, total: int | None = None, budget: int = SECTION_LIMIT, sep: str = "\n"
+) -> str:
+    """As many of `lines` as fit in `budget` characters, then "…and N more" for the rest (`total`: how
+    many there are in all, when `lines` are only the first of them). Never cuts inside a line."""
+    total = len(lines) if total is None else total
+    joined = sep.join(lines)
+    if total == len(lines) and length(joined) <= budget:
+        return joined
+    reserve = length(sep) + length(copy.STATUS_AND_MORE.format(count=total))
+    shown: list[str] = []
+    used = 0
+    for line in lines:
+        cost = length(line) + (length(sep) if shown else 0)
+        if used + cost + reserve > budget:
+            break
+        shown.append(line)
+        used += cost
+    return sep.join([*shown, copy.STATUS_AND_MORE.format(count=total - len(shown))])
+
+
 def section(markdown: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": markdown[:3000]}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(markdown)}}
 
 
 def context(markdown: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": markdown[:3000]}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(markdown)}]}
 
 
 def option(label: str, value: str) -> dict[str, Any]:
-    return {"text": text(label[:75]), "value": value}
+    return {"text": text(clip(label, 75)), "value": value}
 
 
 def field(
@@ -66,8 +101,17 @@ def field(
     return block
 
 
-def text_input(initial: str = "", *, multiline: bool = False, placeholder: str = "") -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "plain_text_input", "multiline": multiline, "max_length": 3000}
+def text_input(
+    initial: str = "", *, multiline: bool = False, placeholder: str = "", limit: int = TEXT_LIMIT
+) -> dict[str, Any]:
+    """A text box that takes at most `limit` characters. A longer `initial` value (a title typed after
+    the slash command) is shown whole where it fits, and validation then asks for a shorter one."""
+    initial = clip(initial, SECTION_LIMIT)
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "multiline": multiline,
+        "max_length": max(limit, length(initial)),
+    }
     if initial:
         element["initial_value"] = initial
     if placeholder:
@@ -107,17 +151,21 @@ def announcement_text(a: Announcement) -> str:
 def announcement(a: Announcement, *, preview: bool = False) -> list[Block]:
     effective = copy.day(a.effective_date)
     blocks: list[Block] = [
-        {"type": "header", "text": text(copy.DM_HEADER.format(key=a.change_key, title=a.title)[:150])},
+        {
+            "type": "header",
+            "text": text(clip(copy.DM_HEADER.format(key=a.change_key, title=a.title), HEADER_LIMIT)),
+        },
         section(copy.DM_WHAT.format(what=a.what)),
     ]
     if a.why:
         blocks.append(section(copy.DM_WHY.format(why=a.why)))
     blocks.append(section(copy.DM_DATES.format(effective=effective, deadline=copy.day(a.ack_deadline))))
     blocks.append(section(copy.DM_FOR_YOU))
-    for item in a.expectations:
+    for item in a.expectations:  # at most MAX_GROUPS: with two blocks each, 47 blocks in all (Slack: 50)
         lines = [copy.DM_TODAY.format(text=item.today)] if item.today else []
         lines.append(copy.DM_FROM.format(effective=effective, text=item.from_effective))
-        blocks.append(section("\n".join(lines)))
+        together = "\n".join(lines)
+        blocks += [section(together)] if length(together) <= SECTION_LIMIT else [section(x) for x in lines]
     blocks.append(context(copy.DM_FROM_ANNOUNCER.format(announcer=f"<@{a.announcer_id}>")))
     if a.acknowledged_at is not None:
         blocks.append(section(copy.ACKNOWLEDGED.format(when=copy.moment(a.acknowledged_at))))
@@ -143,10 +191,14 @@ def acknowledge_actions(a: Announcement) -> Block:
 NAMES = 40
 
 
-def names(people: Sequence[PendingPerson], *, reason: bool = False) -> str:
-    shown = [f"• <@{p.user_id}>" + (f": {p.reason}" if reason and p.reason else "") for p in people[:NAMES]]
-    if len(people) > NAMES:
-        shown.append(copy.STATUS_AND_MORE.format(count=len(people) - NAMES))
+def names(people: Sequence[PendingPerson], *, reason: bool = False, total: int | None = None) -> str:
+    """A bulleted list of the first NAMES people; `total` counts everyone when `people` is the first few."""
+    shown = [
+        f"• <@{p.user_id}>" + (f": {copy.failure_reason(p.reason)}" if reason else "") for p in people[:NAMES]
+    ]
+    hidden = (len(people) if total is None else total) - len(shown)
+    if hidden > 0:
+        shown.append(copy.STATUS_AND_MORE.format(count=hidden))
     return "\n".join(shown)
 
 
@@ -155,11 +207,16 @@ def reminder_text(a: Announcement) -> str:
 
 
 def reminder(a: Announcement) -> list[Block]:
+    if a.acknowledged_at is not None:  # acknowledged (here or on the announcement): the button goes
+        return [
+            section(reminder_text(a)),
+            section(copy.ACKNOWLEDGED.format(when=copy.moment(a.acknowledged_at))),
+        ]
     return [section(reminder_text(a)), acknowledge_actions(a)]
 
 
 def escalation_text(e: Escalation) -> str:
-    return copy.ESCALATION.format(key=e.change.key, title=e.change.title, count=len(e.reports))
+    return copy.ESCALATION.format(key=e.change.key, title=e.change.title, count=e.count)
 
 
 def escalation(e: Escalation) -> list[Block]:
@@ -168,7 +225,7 @@ def escalation(e: Escalation) -> list[Block]:
         effective=copy.day(change.effective_date), deadline=copy.day(change.ack_deadline)
     )
     return [
-        section(f"*{escalation_text(e)}*\n{names(e.reports)}"),
+        section(f"*{escalation_text(e)}*\n{names(e.reports, total=e.count)}"),
         section(copy.DM_WHAT.format(what=change.what)),
         context(f"{dates}   ·   " + copy.DM_FROM_ANNOUNCER.format(announcer=f"<@{change.announcer_id}>")),
     ]
@@ -176,16 +233,16 @@ def escalation(e: Escalation) -> list[Block]:
 
 def gap_report_text(r: GapReport) -> str:
     if r.unmanaged_only:
-        return copy.UNMANAGED.format(key=r.change.key, count=len(r.pending))
+        return copy.UNMANAGED.format(key=r.change.key, count=r.pending_count)
     return copy.GAP_REPORT.format(
-        key=r.change.key, title=r.change.title, pending=len(r.pending), failed=len(r.failed)
+        key=r.change.key, title=r.change.title, pending=r.pending_count, failed=r.failed_count
     )
 
 
 def gap_report(r: GapReport) -> list[Block]:
     blocks = [section(f"*{gap_report_text(r)}*")]
     if r.unmanaged_only:
-        return [*blocks, section(names(r.pending))]
+        return [*blocks, section(names(r.pending, total=r.pending_count))]
     by_manager: dict[str, list[PendingPerson]] = {}
     for person in r.pending:
         by_manager.setdefault(f"<@{person.manager_id}>" if person.manager_id else copy.NO_MANAGER, []).append(
@@ -193,14 +250,23 @@ def gap_report(r: GapReport) -> list[Block]:
         )
     for manager, people in sorted(by_manager.items())[:20]:
         blocks.append(section(f"*{copy.REPORTS_OF.format(manager=manager)}*\n{names(people)}"))
-    departments = Counter(person.department or copy.NO_DEPARTMENT for person in r.pending)
+    if len(by_manager) > 20:  # said, not dropped
+        hidden = sorted(by_manager.items())[20:]
+        more = copy.MORE_MANAGERS.format(managers=len(hidden), people=sum(len(p) for _, p in hidden))
+        blocks.append(context(more))
+    if r.pending_count > len(r.pending):
+        blocks.append(context(copy.GAP_FIRST.format(shown=len(r.pending), total=r.pending_count)))
+    counted = r.departments or tuple(Counter(person.department for person in r.pending).items())
+    departments = Counter({name or copy.NO_DEPARTMENT: n for name, n in counted})
     if departments:
-        lines = ", ".join(f"{name}: {n}" for name, n in sorted(departments.items()))
+        budget = SECTION_LIMIT - length(copy.BY_DEPARTMENT.format(lines=""))
+        lines = listing([f"{name}: {n}" for name, n in sorted(departments.items())], budget=budget, sep=", ")
         blocks.append(context(copy.BY_DEPARTMENT.format(lines=lines)))
     if r.failed:
         blocks.append(
             section(
-                f"*{copy.STATUS_FAILED_TITLE.format(count=len(r.failed))}*\n{names(r.failed, reason=True)}"
+                f"*{copy.STATUS_FAILED_TITLE.format(count=r.failed_count)}*\n"
+                + names(r.failed, reason=True, total=r.failed_count)
             )
         )
     return blocks[:50]
@@ -213,7 +279,11 @@ def basics_modal(title: str = "", *, policy: Policy = DEFAULT_POLICY) -> dict[st
     impacts = [option(label, impact.value) for impact, label in IMPACT_LABELS.items()]
     counts = [option(str(n), str(n)) for n in range(MAX_REMINDERS + 1)]
     blocks = [
-        field("title", "Title", text_input(title, placeholder="e.g. New on-call rota for Support")),
+        field(
+            "title",
+            "Title",
+            text_input(title, placeholder="e.g. New on-call rota for Support", limit=TITLE_LIMIT),
+        ),
         field("what", "What is changing", text_input(multiline=True)),
         field(
             "why",
@@ -233,7 +303,7 @@ def basics_modal(title: str = "", *, policy: Policy = DEFAULT_POLICY) -> dict[st
         field(
             "remind_after",
             "Remind those who have not acknowledged after",
-            text_input(format_duration(policy.remind_after)),
+            text_input(format_duration(policy.remind_after), limit=DURATION_CHARS),
             hint="Like 90s, 15m, 24h or 2d. Reminders arrive in each person's working hours.",
         ),
         field(
@@ -246,7 +316,9 @@ def basics_modal(title: str = "", *, policy: Policy = DEFAULT_POLICY) -> dict[st
             },
         ),
         field(
-            "escalate_after", "Tell their managers after", text_input(format_duration(policy.escalate_after))
+            "escalate_after",
+            "Tell their managers after",
+            text_input(format_duration(policy.escalate_after), limit=DURATION_CHARS),
         ),
     ]
     return modal(BASICS, "Announce a change", blocks, submit="Next: audience", meta={})
@@ -257,7 +329,12 @@ def group_modal(change: Change, position: int, usergroups: list[tuple[str, str]]
     effective = copy.day(change.effective_date)
     blocks: list[Block] = [
         context(f"*{change.key}: {change.title}*  ·  audience group {position + 1}"),
-        field("name", "Group name", text_input(placeholder="e.g. Support engineers"), optional=True),
+        field(
+            "name",
+            "Group name",
+            text_input(placeholder="e.g. Support engineers", limit=NAME_LIMIT),
+            optional=True,
+        ),
         field("people", "People", {"type": "multi_users_select"}, optional=True),
     ]
     if usergroups:
@@ -310,6 +387,7 @@ def review_modal(review: Review) -> dict[str, Any]:
     if review.preview is not None:
         blocks += [{"type": "divider"}, context("Preview: everyone sees their own groups' expectations")]
         blocks += announcement(review.preview, preview=True)
+    # At most 1 + 24 warnings + 2 + 47 (the preview) = 74 blocks: within a modal's 100.
     return modal(REVIEW, "Review and publish", blocks[:100], submit="Publish", meta={"key": change.key})
 
 
@@ -319,6 +397,12 @@ def published_modal(key: str, recipients: int, *, note: str = "") -> dict[str, A
         context(f"Follow it with `/change-status {key}`."),
     ]
     return {"type": "modal", "title": text("Published"), "close": text("Done"), "blocks": blocks}
+
+
+def problem_modal(note: str) -> dict[str, Any]:
+    """What replaces a form that cannot go on (Slack shows errors inline only beside input blocks)."""
+    blocks = [section(note)]
+    return {"type": "modal", "title": text(copy.PROBLEM_TITLE), "close": text("Done"), "blocks": blocks}
 
 
 def publishing_modal(key: str) -> dict[str, Any]:
@@ -334,9 +418,12 @@ def overview(summaries: list[ChangeSummary]) -> list[Block]:
         return [section(copy.STATUS_NONE)]
     lines = [
         f"*{s.key}* {s.title} ({s.state})\n`{copy.progress_bar(s.acknowledged, s.targeted)}` acknowledged"
-        for s in summaries
+        for s in summaries[:OVERVIEW_SHOWN]
     ]
-    return [section(f"*{copy.STATUS_LIST_TITLE}*"), *(section(line) for line in lines)]
+    blocks = [section(f"*{copy.STATUS_LIST_TITLE}*"), *(section(line) for line in lines)]
+    if len(summaries) > OVERVIEW_SHOWN:
+        blocks.append(context(copy.STATUS_AND_MORE.format(count=len(summaries) - OVERVIEW_SHOWN)))
+    return blocks
 
 
 def totals_line(t: Totals) -> str:
@@ -364,7 +451,9 @@ def breakdown(status: ChangeStatus) -> list[Block]:
                 f"{label(name) if name else copy.UNKNOWN}: `{copy.progress_bar(acked, n)}`"
                 for name, acked, n in rows[:10]
             ]
-            blocks.append(section(f"*{title}*\n" + "\n".join(lines)))
+            heading = f"*{title}*"
+            budget = SECTION_LIMIT - length(heading) - 1
+            blocks.append(section(f"{heading}\n{listing(lines, total=len(rows), budget=budget)}"))
     return blocks
 
 
@@ -376,8 +465,10 @@ def detail(status: ChangeStatus) -> list[Block]:
     ]
     for position, group in enumerate(status.groups):
         pending = [f"<@{p.user_id}>" for p in status.pending if p.group_mask >> position & 1]
-        who = f"\nPending: {', '.join(pending)}" if pending else ""
-        blocks.append(section(f"*{group.name}*\n{totals_line(group.totals)}{who}"))
+        heading = f"*{group.name}*\n{totals_line(group.totals)}"
+        budget = SECTION_LIMIT - length(heading) - length("\nPending: ")
+        who = f"\nPending: {listing(pending, budget=budget, sep=', ')}" if pending else ""
+        blocks.append(section(heading + who))
     if status.totals.pending > len(status.pending):
         blocks.append(context(copy.STATUS_AND_MORE.format(count=status.totals.pending - len(status.pending))))
     blocks += breakdown(status)
@@ -385,8 +476,10 @@ def detail(status: ChangeStatus) -> list[Block]:
         return blocks
     buttons = []
     if status.failed:
-        failed = "\n".join(f"• <@{p.user_id}>: {p.reason}" for p in status.failed)
-        blocks.append(section(f"*{copy.STATUS_FAILED_TITLE.format(count=status.totals.failed)}*\n{failed}"))
+        failed = [f"• <@{p.user_id}>: {copy.failure_reason(p.reason)}" for p in status.failed]
+        heading = f"*{copy.STATUS_FAILED_TITLE.format(count=status.totals.failed)}*"
+        budget = SECTION_LIMIT - length(heading) - 1
+        blocks.append(section(f"{heading}\n{listing(failed, total=status.totals.failed, budget=budget)}"))
         buttons.append(button(RETRY_ACTION, copy.RETRY_FAILED, change.key))
     if change.state is ChangeState.PUBLISHED:
         buttons.append(button(CLOSE_ACTION, copy.CLOSE, change.key))

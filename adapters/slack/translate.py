@@ -1,67 +1,171 @@
-"""Slack payloads to core inputs: modal state to forms, button values to ids."""
+"""Slack payloads to core inputs: modal state to forms, button values to ids.
+
+Payloads come from outside: anything that is not what Slack sends (a missing field, a wrong type, a
+malformed date, garbage metadata) is refused with InvalidInput naming the block to fix, never with a
+KeyError, ValueError or TypeError."""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from typing import Any
 
+from bot import copy
 from bot.announce import Basics
-from bot.model import AudienceGroup, CustomerImpact
+from bot.errors import InvalidInput
+from bot.model import MAX_GROUPS, AudienceGroup, CustomerImpact
 from bot.ports import MessageRef
 
-
-def _values(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """block_id -> the element state of our single `value` action in that block."""
-    return {block: actions.get("value", {}) for block, actions in view["state"]["values"].items()}
-
-
-def _text(values: dict[str, dict[str, Any]], block: str) -> str:
-    return str(values.get(block, {}).get("value") or "")
+METADATA_LIMIT = 3000  # Slack's limit for a view's private_metadata
+ID_LIMIT = 64  # longer than any Slack id (and the directory's column)
+KEY = re.compile(r"CHG-[0-9]{1,10}")
+NUMBER = re.compile(r"[0-9]{1,18}")  # a delivery id: fits a signed 64-bit column
+Values = dict[str, Any]
 
 
-def _date(values: dict[str, dict[str, Any]], block: str) -> date | None:
-    raw = values.get(block, {}).get("selected_date")
-    return date.fromisoformat(raw) if raw else None
+def unreadable(block: str, message: str = copy.UNREADABLE) -> InvalidInput:
+    return InvalidInput({block: message})
 
 
-def _selected(values: dict[str, dict[str, Any]], block: str) -> list[str]:
-    state = values.get(block, {})
-    if "selected_users" in state:
-        return list(state["selected_users"] or [])
-    if "selected_conversations" in state:
-        return list(state["selected_conversations"] or [])
-    return [item["value"] for item in state.get("selected_options") or []]
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
-def _chosen(values: dict[str, dict[str, Any]], block: str) -> str | None:
-    option = values.get(block, {}).get("selected_option") or {}
-    return option.get("value")
+def _clean(value: object, block: str) -> str:
+    """A string the database can hold (no NUL, no lone surrogate), or InvalidInput on `block`."""
+    if not isinstance(value, str) or "\x00" in value:
+        raise unreadable(block)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise unreadable(block) from None
+    return value
 
 
-def meta(view: dict[str, Any]) -> dict[str, Any]:
-    raw = view.get("private_metadata") or "{}"
-    return dict(json.loads(raw))
+def _values(view: object) -> Values:
+    """block_id -> what Slack sent for that block (a view without state has nothing filled in)."""
+    return _mapping(_mapping(_mapping(view).get("state")).get("values"))
 
 
-def basics(view: dict[str, Any]) -> Basics:
+def _element(values: Values, block: str) -> dict[str, Any]:
+    """The state of our single `value` element in `block` ({} when the block sent nothing)."""
+    if block not in values:
+        return {}
+    actions = values[block]
+    element = actions.get("value", {}) if isinstance(actions, dict) else None
+    if not isinstance(element, dict):
+        raise unreadable(block)
+    return element
+
+
+def _text(values: Values, block: str) -> str:
+    raw = _element(values, block).get("value")
+    return "" if raw is None else _clean(raw, block)
+
+
+def _date(values: Values, block: str) -> date | None:
+    raw = _element(values, block).get("selected_date")
+    if raw is None or raw == "":
+        return None
+    try:
+        return date.fromisoformat(_clean(raw, block))
+    except ValueError:
+        raise unreadable(block) from None
+
+
+def _ids(items: object, block: str) -> list[str]:
+    if not isinstance(items, list):
+        raise unreadable(block)
+    ids = [_clean(item, block) for item in items]
+    if any(not item or len(item) > ID_LIMIT for item in ids):
+        raise unreadable(block)
+    return ids
+
+
+def _selected(values: Values, block: str) -> list[str]:
+    state = _element(values, block)
+    for name in ("selected_users", "selected_conversations"):
+        if name in state:
+            return [] if state[name] is None else _ids(state[name], block)
+    options = state.get("selected_options")
+    if options is None:
+        return []
+    if not isinstance(options, list):
+        raise unreadable(block)
+    return _ids([_mapping(item).get("value") for item in options], block)
+
+
+def _chosen(values: Values, block: str) -> str | None:
+    option = _element(values, block).get("selected_option")
+    if option is None:
+        return None
+    return _clean(_mapping(option).get("value"), block)
+
+
+def _impact(values: Values) -> CustomerImpact:
+    try:
+        return CustomerImpact(_chosen(values, "customer_impact") or "none")
+    except ValueError:
+        raise unreadable("customer_impact") from None
+
+
+def _reminders(values: Values) -> int | None:
+    raw = _chosen(values, "reminders")
+    if raw is None or raw == "":
+        return None
+    if not re.fullmatch(r"[0-9]{1,3}", raw):
+        raise unreadable("reminders")
+    return int(raw)
+
+
+def meta(view: object, *, block: str = "people") -> dict[str, Any]:
+    """The view's private metadata (what Realign put there), or InvalidInput on `block`."""
+    raw = _mapping(view).get("private_metadata") or "{}"
+    if not isinstance(raw, str) or len(raw) > METADATA_LIMIT:
+        raise unreadable(block, copy.FORM_UNREADABLE)
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise unreadable(block, copy.FORM_UNREADABLE) from None
+    if not isinstance(data, dict):
+        raise unreadable(block, copy.FORM_UNREADABLE)
+    return data
+
+
+def change_key(data: dict[str, Any], *, block: str = "people") -> str:
+    key = data.get("key")
+    if not isinstance(key, str) or not KEY.fullmatch(key):
+        raise unreadable(block, copy.FORM_UNREADABLE)
+    return key
+
+
+def group_step(view: object) -> tuple[str, int]:
+    """The change key and group position the group modal was opened for."""
+    data = meta(view)
+    position = data.get("position")
+    if type(position) is not int or not 0 <= position < MAX_GROUPS:
+        raise unreadable("people", copy.FORM_UNREADABLE)
+    return change_key(data), position
+
+
+def basics(view: object) -> Basics:
     values = _values(view)
-    impact = _chosen(values, "customer_impact") or "none"
     return Basics(
         title=_text(values, "title"),
         what=_text(values, "what"),
         why=_text(values, "why"),
         effective_date=_date(values, "effective_date"),
         ack_deadline=_date(values, "ack_deadline"),
-        customer_impact=CustomerImpact(impact),
+        customer_impact=_impact(values),
         customer_plan=_text(values, "customer_plan"),
         remind_after=_text(values, "remind_after"),
-        reminders=int(reminders) if (reminders := _chosen(values, "reminders")) else None,
+        reminders=_reminders(values),
         escalate_after=_text(values, "escalate_after"),
     )
 
 
-def group(view: dict[str, Any]) -> tuple[AudienceGroup, bool]:
+def group(view: object) -> tuple[AudienceGroup, bool]:
     """The group typed into the modal, and whether the announcer asked to add another one."""
     values = _values(view)
     audience = AudienceGroup(
@@ -75,7 +179,55 @@ def group(view: dict[str, Any]) -> tuple[AudienceGroup, bool]:
     return audience, "yes" in _selected(values, "more")
 
 
-def clicked_message(body: dict[str, Any]) -> MessageRef | None:
-    container = body.get("container") or {}
+def _id(value: object, block: str) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= ID_LIMIT:
+        raise unreadable(block, copy.FORM_UNREADABLE)
+    return _clean(value, block)
+
+
+def user_id(body: object, *, block: str = "people") -> str:
+    """Who sent an interaction (a view submission or a click)."""
+    return _id(_mapping(_mapping(body).get("user")).get("id"), block)
+
+
+def view_id(view: object, *, block: str = "people") -> str:
+    return _id(_mapping(view).get("id"), block)
+
+
+def command_user(body: object) -> str:
+    """Who ran a slash command."""
+    return _id(_mapping(body).get("user_id"), "user_id")
+
+
+def command_text(body: object) -> str:
+    """What was typed after a slash command, as text the database can hold ('' when it is not text)."""
+    text = _mapping(body).get("text")
+    if not isinstance(text, str):
+        return ""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+
+
+def delivery_id(action: object) -> int:
+    """The delivery an Acknowledge button stands for."""
+    value = _mapping(action).get("value")
+    if not isinstance(value, str) or not NUMBER.fullmatch(value) or int(value) == 0:
+        raise unreadable("value", copy.BUTTON_UNREADABLE)
+    return int(value)
+
+
+def button_key(action: object) -> str:
+    """The change key a status button (Retry, Close) stands for."""
+    value = _mapping(action).get("value")
+    if not isinstance(value, str) or not KEY.fullmatch(value):
+        raise unreadable("value", copy.BUTTON_UNREADABLE)
+    return value
+
+
+def clicked_message(body: object) -> MessageRef | None:
+    container = _mapping(_mapping(body).get("container"))
     channel, ts = container.get("channel_id"), container.get("message_ts")
-    return MessageRef(channel, ts) if channel and ts else None
+    if not (isinstance(channel, str) and isinstance(ts, str) and channel and ts):
+        return None
+    if len(channel) > ID_LIMIT or len(ts) > ID_LIMIT or "\x00" in channel + ts:
+        return None
+    return MessageRef(channel, ts)

@@ -232,9 +232,18 @@ class MemoryQueue:
     def __init__(self, changes: MemoryChanges) -> None:
         self.changes = changes
 
-    async def claim(self, *, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
+    def _due(self, now: datetime) -> list[DeliveryRow]:
+        return [row for row in self.changes.deliveries if row.due_at is not None and row.due_at <= now]
+
+    def _workspace(self, row: DeliveryRow) -> str:
+        return self.changes.stored[row.change_id].workspace
+
+    async def due_workspaces(self, *, now: datetime) -> list[str]:
+        return sorted({self._workspace(row) for row in self._due(now)})
+
+    async def claim(self, *, now: datetime, limit: int, lease: timedelta, workspace: str) -> list[Claim]:
         due = sorted(
-            (row for row in self.changes.deliveries if row.due_at is not None and row.due_at <= now),
+            (row for row in self._due(now) if self._workspace(row) == workspace),
             key=lambda row: row.due_at or now,
         )[:limit]
         claims = []
@@ -278,6 +287,7 @@ class FakeMessenger:
         self.sends: Counter[str] = Counter()
         self.lookups: Counter[str] = Counter()
         self._script: dict[str, deque[SendResult | Landed | Exception]] = defaultdict(deque)
+        self.lookup_replies: dict[str, deque[Retry]] = defaultdict(deque)  # what the next lookups say
 
     def script(self, user_id: str, *steps: SendResult | Landed | Exception) -> None:
         """What the next sends to `user_id` do, in order; once used up, sends succeed."""
@@ -300,8 +310,10 @@ class FakeMessenger:
             return step.reply
         return step if step is not None else Sent(self._post(user_id, announcement))
 
-    async def find_announcement(self, *, user_id: str, delivery_id: int) -> MessageRef | None:
+    async def find_announcement(self, *, user_id: str, delivery_id: int) -> MessageRef | Retry | None:
         self.lookups[user_id] += 1
+        if self.lookup_replies[user_id]:
+            return self.lookup_replies[user_id].popleft()
         for position, posted in enumerate(self.dms[user_id], start=1):
             if posted.delivery_id == delivery_id:
                 return MessageRef(f"D-{user_id}", f"{position}.000")

@@ -11,6 +11,7 @@ import pytest
 from bot import copy
 from bot.announce import (
     TEXT_LIMIT,
+    TITLE_LIMIT,
     Announcing,
     Basics,
     readiness_warnings,
@@ -78,7 +79,7 @@ def test_complete_basics_are_accepted() -> None:
             basics(customer_impact=CustomerImpact.DIRECT, customer_plan="  "),
             {"customer_plan": copy.CUSTOMER_PLAN_NEEDED},
         ),
-        (basics(title="x" * (TEXT_LIMIT + 1)), {"title": copy.TOO_LONG.format(limit=TEXT_LIMIT)}),
+        (basics(title="x" * (TITLE_LIMIT + 1)), {"title": copy.TOO_LONG.format(limit=TITLE_LIMIT)}),
         (basics(what="x" * (TEXT_LIMIT + 1)), {"what": copy.TOO_LONG.format(limit=TEXT_LIMIT)}),
         (basics(why="x" * (TEXT_LIMIT + 1)), {"why": copy.TOO_LONG.format(limit=TEXT_LIMIT)}),
     ],

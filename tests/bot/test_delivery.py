@@ -6,13 +6,15 @@ it is sent again, so nobody gets the announcement twice.
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pytest
 
 from bot.delivery import Dispatcher, EngineTuning
-from bot.model import AudienceGroup, Change, DeliveryState
-from bot.ports import Claim, Failed, MessageRef, Outcome, Recipient, Retry
+from bot.model import Announcement, AudienceGroup, Change, ChangeState, DeliveryState
+from bot.ports import Claim, Failed, MessageRef, Outcome, Recipient, Retry, SendResult
 from bot.rate import RateLimiter
 from tests.bot.memory import FakeMessenger, Landed, MemoryChanges, MemoryQueue
 from tests.conftest import FakeClock
@@ -205,6 +207,30 @@ async def test_a_send_that_may_have_landed_is_looked_up_before_sending_again(
     assert (bob.state, bob.unsure, bob.ref) == (DeliveryState.DELIVERED, False, MessageRef("D-UBOB", "1.000"))
 
 
+async def test_a_429_while_looking_a_send_up_waits_and_uses_up_no_attempt(
+    engine: Dispatcher,
+    changes: MemoryChanges,
+    messenger: FakeMessenger,
+    clock: FakeClock,
+    limiter: RateLimiter,
+) -> None:
+    await publish(changes, clock, Recipient("UBOB", 0b01))
+    messenger.script("UBOB", Landed(Retry("timeout", unsure=True)))
+    messenger.lookup_replies["UBOB"].extend([RATE_LIMITED] * 5)  # more than max_attempts (3)
+
+    await engine.drain()  # posted, the reply lost
+    clock.advance(minutes=5)
+    await engine.drain()  # the lookup is rate limited
+    assert limiter.rate < limiter.configured  # the workspace slows down for a lookup's 429 too
+    assert changes.delivery("UBOB").unsure  # and the next attempt must look again
+    for _ in range(5):
+        clock.advance(minutes=5)
+        await engine.drain()
+
+    bob = changes.delivery("UBOB")
+    assert (bob.state, messenger.lookups["UBOB"], messenger.sends["UBOB"]) == (DeliveryState.DELIVERED, 6, 1)
+
+
 async def test_an_unsure_send_that_never_landed_is_sent_again(
     engine: Dispatcher, changes: MemoryChanges, messenger: FakeMessenger, clock: FakeClock
 ) -> None:
@@ -292,7 +318,7 @@ async def test_a_worker_that_died_mid_send_is_taken_over_after_its_lease_and_its
     engine: Dispatcher, queue: MemoryQueue, changes: MemoryChanges, messenger: FakeMessenger, clock: FakeClock
 ) -> None:
     await publish(changes, clock, Recipient("UBOB", 0b01))
-    (stale,) = await queue.claim(now=clock.now(), limit=10, lease=LEASE)  # then the worker vanished
+    (stale,) = await queue.claim(now=clock.now(), limit=10, lease=LEASE, workspace=WORKSPACE)  # then gone
 
     assert await engine.drain() == 0  # still leased
 
@@ -316,12 +342,48 @@ async def test_claims_shrink_to_what_the_lanes_can_send_at_the_rate_as_it_is_now
     limits: list[int] = []
     claim = queue.claim
 
-    async def recording(*, now: datetime, limit: int, lease: timedelta) -> list[Claim]:
+    async def recording(*, now: datetime, limit: int, lease: timedelta, workspace: str) -> list[Claim]:
         limits.append(limit)
-        return await claim(now=now, limit=limit, lease=lease)
+        return await claim(now=now, limit=limit, lease=lease, workspace=workspace)
 
     queue.claim = recording  # type: ignore[method-assign]
     limiter.share(4)  # three other processes joined: 100/s is this one's part
 
     assert await engine.drain() == 60
     assert set(limits) == {5}  # 100/s x 0.1 s, over two lanes
+
+
+async def test_one_workspaces_fan_out_never_holds_up_another_workspace(
+    queue: MemoryQueue, changes: MemoryChanges, messenger: FakeMessenger, clock: FakeClock
+) -> None:
+    """Each workspace sends at its own rate in lanes of its own: a slow, big fan-out in one workspace
+    leaves another's small one to finish in its own time."""
+    await publish(changes, clock, *(Recipient(f"UB{n:03}", 0b01) for n in range(40)))  # 40 at 20/s: 2 s
+    first = await changes.get_by_id(1)
+    assert first is not None
+    other = replace(first, workspace="T2", state=ChangeState.DRAFT)
+    small = await changes.save_draft(other, draft_ref="V2", at=clock.now())
+    await changes.publish(small, [Recipient(f"US{n}", 0b01) for n in range(5)], [], at=clock.now())
+    finished: dict[str, float] = {}
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    send = messenger.send_announcement
+
+    async def timed(announcement: Announcement, *, user_id: str) -> SendResult:
+        result = await send(announcement, user_id=user_id)
+        finished[user_id] = loop.time() - started
+        return result
+
+    messenger.send_announcement = timed  # type: ignore[method-assign]
+    engine = Dispatcher(
+        queue=queue,
+        changes=changes,
+        messengers={WORKSPACE: messenger, "T2": messenger},
+        limiters={WORKSPACE: RateLimiter(20, burst=1), "T2": RateLimiter(50, burst=1)},
+        clock=clock,
+        tuning=EngineTuning(lease=LEASE),
+    )
+
+    assert await engine.drain() == 45
+    small_done = max(finished[f"US{n}"] for n in range(5))  # 5 at 50/s: about a tenth of a second
+    assert small_done < 1.0 and max(finished.values()) > small_done + 0.8  # the big one took its time

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from bot.followup import by_manager, deadline_moment, next_reminder, next_working_moment, within
-from bot.model import Change, PendingPerson, Policy
+from bot.followup import deadline_moment, next_reminder, next_working_moment, within
+from bot.model import Policy
 
 NINE_TO_FIVE = (time(9), time(17))
 NIGHTS = (time(22), time(6))  # a night shift: the window crosses midnight
@@ -53,27 +53,48 @@ def test_the_deadline_is_the_end_of_the_announcers_working_day() -> None:
     assert deadline_moment(date(2026, 12, 21), tz=None, hours=None) == at(17, day=21)
 
 
-def person(user_id: str, manager: str | None) -> PendingPerson:
-    return PendingPerson(
-        delivery_id=hash(user_id) % 1000, change_id=1, user_id=user_id, name=user_id, manager_id=manager
+WEEKDAYS = frozenset(range(5))
+
+
+def test_a_reminder_due_on_saturday_waits_for_monday_nine_local_time() -> None:
+    # Saturday 5 December 2026, 10:00 UTC: Monday 09:00 in London is 09:00 UTC on the 7th.
+    saturday = at(10, day=5)
+    assert next_working_moment(saturday, tz="Europe/London", hours=NINE_TO_FIVE, days=WEEKDAYS) == at(
+        9, day=7
+    )
+    # With every day a working day it goes now.
+    assert next_working_moment(saturday, tz="Europe/London", hours=NINE_TO_FIVE) == saturday
+
+
+def test_friday_evening_waits_over_the_weekend_and_always_hours_still_skip_weekends() -> None:
+    friday_evening = at(18, day=4)  # 18:00 UTC Friday
+    assert next_working_moment(friday_evening, tz="UTC", hours=NINE_TO_FIVE, days=WEEKDAYS) == at(9, day=7)
+    # "always" means any hour of a working day: Saturday waits for Monday's midnight, local time.
+    assert next_working_moment(at(12, day=5), tz="UTC", hours=None, days=WEEKDAYS) == at(0, day=7)
+
+
+def test_the_weekend_is_the_recipients_own_across_a_time_zone_boundary() -> None:
+    # Friday 4 Dec 23:30 UTC is already Saturday 10:30 in Auckland (UTC+13): wait for their Monday 09:00,
+    # which is Sunday 20:00 UTC. In New York it is still Friday 18:30, after hours: Monday 09:00 EST.
+    late_friday = at(23, 30, day=4)
+    assert next_working_moment(late_friday, tz="Pacific/Auckland", hours=NINE_TO_FIVE, days=WEEKDAYS) == at(
+        20, day=6
+    )
+    assert next_working_moment(late_friday, tz="America/New_York", hours=NINE_TO_FIVE, days=WEEKDAYS) == at(
+        14, day=7
+    )
+    # Sunday-to-Thursday working week (e.g. Israel): Sunday 10:00 in Jerusalem (UTC+2) goes at once.
+    sun_thu = frozenset({6, 0, 1, 2, 3})
+    assert next_working_moment(at(8, day=6), tz="Asia/Jerusalem", hours=NINE_TO_FIVE, days=sun_thu) == at(
+        8, day=6
     )
 
 
-def test_one_escalation_per_manager_listing_all_their_reports_and_the_unmanaged_apart() -> None:
-    change = Change(
-        workspace="slack:T1",
-        announcer_id="UANN",
-        title="t",
-        what="w",
-        why="",
-        effective_date=date(2026, 12, 14),
-        ack_deadline=date(2026, 12, 21),
-        key="CHG-1",
-    )
-    pending = [person("U1", "UM1"), person("U2", "UM2"), person("U3", "UM1"), person("U4", None)]
-    escalations, unmanaged = by_manager(change, pending)
-    assert [(e.manager_id, [p.user_id for p in e.reports]) for e in escalations] == [
-        ("UM1", ["U1", "U3"]),
-        ("UM2", ["U2"]),
-    ]
-    assert [p.user_id for p in unmanaged] == ["U4"]
+def test_a_night_shift_belongs_to_the_day_it_starts() -> None:
+    # Friday 22:00 - Saturday 06:00 is Friday's shift: Saturday 03:00 is working time; Saturday 22:00 is not.
+    assert next_working_moment(at(3, day=5), tz="UTC", hours=NIGHTS, days=WEEKDAYS) == at(3, day=5)
+    assert next_working_moment(at(23, day=5), tz="UTC", hours=NIGHTS, days=WEEKDAYS) == at(22, day=7)
+
+
+def test_no_working_day_at_all_never_holds_a_message_back() -> None:
+    assert next_working_moment(at(3), tz="UTC", hours=NINE_TO_FIVE, days=frozenset()) == at(3)

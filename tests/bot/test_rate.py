@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from bot.rate import RateLimiter
+from bot.rate import Probing, RateLimiter
 
 
 class Monotonic:
@@ -206,3 +206,76 @@ def test_a_share_keeps_how_far_a_429_slowed_the_rate_down(monotonic: Monotonic) 
     assert (limiter.configured, limiter.rate) == (150, 120)
     limiter.share(1)  # the other sender left
     assert (limiter.configured, limiter.rate, limiter.burst) == (300, 240, 30)
+
+
+class Virtual:
+    """Virtual time for long runs: sleeping moves the clock on at once."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 1e-6)  # as real time would, however little was asked
+
+
+class Workspace:
+    """A platform whose limit nobody publishes: a token bucket (a second's burst) answering 429 above it."""
+
+    def __init__(self, limit: float, clock: Virtual) -> None:
+        self.limit, self.clock = limit, clock
+        self.tokens, self.stamp = limit, clock()
+        self.sent = self.refused = 0
+
+    def post(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.limit, self.tokens + (now - self.stamp) * self.limit)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.sent += 1
+            return True
+        self.refused += 1
+        return False
+
+
+async def probe(limit: float, *, seconds: float, start: float = 5.0) -> tuple[RateLimiter, Workspace, float]:
+    """Send as fast as an auto limiter allows for `seconds` of virtual time; returns the limiter, the
+    workspace, and the rate the second half of the run achieved."""
+    clock = Virtual()
+    limiter = RateLimiter(start, monotonic=clock, sleep=clock.sleep, probing=Probing(ceiling=20))
+    workspace = Workspace(limit, clock)
+    sent_at_half: int | None = None
+    while clock() < seconds:
+        await limiter.acquire()
+        if not workspace.post():
+            limiter.penalize(1.0)
+        if sent_at_half is None and clock() >= seconds / 2:
+            sent_at_half = workspace.sent
+    return limiter, workspace, (workspace.sent - (sent_at_half or 0)) / (seconds / 2)
+
+
+@pytest.mark.parametrize("limit", [8.0, 12.0])
+async def test_auto_settles_just_under_an_unpublished_limit_with_few_429s(limit: float) -> None:
+    limiter, workspace, achieved = await probe(limit, seconds=600)
+    assert achieved >= 0.9 * limit  # once it has found the limit
+    assert limiter.limit_seen is not None and 0.9 * limit <= limiter.whole <= 1.15 * limit  # near it
+    assert workspace.refused < 0.02 * (workspace.sent + workspace.refused)
+
+
+async def test_auto_never_passes_its_ceiling_and_starts_where_it_was_told() -> None:
+    limiter, workspace, achieved = await probe(100.0, seconds=120, start=12.0)
+    assert limiter.whole == pytest.approx(20.0) and workspace.refused == 0
+    assert achieved == pytest.approx(20.0, rel=0.05)
+    assert RateLimiter(50, probing=Probing(ceiling=20)).whole == 20  # a learnt rate above the ceiling
+
+
+async def test_auto_does_not_climb_while_idle() -> None:
+    clock = Virtual()
+    limiter = RateLimiter(5, monotonic=clock, sleep=clock.sleep, probing=Probing(ceiling=20))
+    for _ in range(10):
+        await clock.sleep(3)
+        await limiter.acquire()  # one send every 3 s: no evidence that it could go faster
+    assert limiter.whole == 5

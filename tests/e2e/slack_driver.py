@@ -61,11 +61,24 @@ def checked(*values: str) -> dict[str, Any]:
 class SlackDriver:
     """A Slack workspace talking to Realign at `base_url` (requests signed with SECRET)."""
 
-    def __init__(self, *, base_url: str, slack: FakeSlack, http: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, *, base_url: str, slack: FakeSlack, http: aiohttp.ClientSession, team: str = "T001"
+    ) -> None:
+        self.base_url = base_url
         self.events_url = base_url.rstrip("/") + "/slack/events"
         self.slack = slack
         self.http = http
+        self.team = team  # the workspace every request comes from
         self.verifier = SignatureVerifier(SECRET)
+
+    def of(self, team: str) -> SlackDriver:
+        """The same Realign, as another workspace talks to it."""
+        return SlackDriver(base_url=self.base_url, slack=self.slack, http=self.http, team=team)
+
+    @property
+    def views(self) -> dict[str, dict[str, Any]]:
+        """This workspace's views, as the fake holds them."""
+        return self.slack.teams.get(self.team, self.slack.workspace).views
 
     async def post(
         self,
@@ -87,22 +100,24 @@ class SlackDriver:
         async with self.http.post(self.events_url, data=body.encode(), headers=all_headers) as response:
             return Reply(response.status, await response.text())
 
+    def command_fields(self, user: str, command: str, text: str = "") -> dict[str, str]:
+        """A slash command's fields: posted form-encoded over HTTP, an envelope's payload in Socket Mode."""
+        return {
+            "token": "legacy",
+            "team_id": self.team,
+            "team_domain": "acme",
+            "channel_id": "C0GENERAL",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A0REALIGN",
+            "trigger_id": f"trigger-{user}-{time.monotonic_ns()}",
+            "response_url": self.slack.response_url(f"command-{user}"),
+        }
+
     def command_body(self, user: str, command: str, text: str = "") -> str:
-        return urlencode(
-            {
-                "token": "legacy",
-                "team_id": "T001",
-                "team_domain": "acme",
-                "channel_id": "C0GENERAL",
-                "user_id": user,
-                "user_name": user.lower(),
-                "command": command,
-                "text": text,
-                "api_app_id": "A0REALIGN",
-                "trigger_id": f"trigger-{user}-{time.monotonic_ns()}",
-                "response_url": self.slack.response_url(f"command-{user}"),
-            }
-        )
+        return urlencode(self.command_fields(user, command, text))
 
     async def command(self, user: str, command: str, text: str = "", **options: Any) -> Reply:
         return await self.post(
@@ -112,12 +127,13 @@ class SlackDriver:
         )
 
     async def interact(self, payload: dict[str, Any], **options: Any) -> Reply:
+        """Send an interaction payload (view submission, click); `submit` and `click` build them."""
         body = urlencode({"payload": json.dumps(payload)})
         return await self.post(body, content_type="application/x-www-form-urlencoded", **options)
 
     def open_view(self) -> str:
         """The id of the view most recently opened by Realign."""
-        return list(self.slack.views)[-1]
+        return list(self.views)[-1]
 
     async def submit(
         self,
@@ -129,21 +145,21 @@ class SlackDriver:
         **options: Any,
     ) -> dict[str, Any]:
         """Submit the open view (or `as_shown`, a copy taken earlier, to replay a submission)."""
-        view = as_shown or self.slack.views[view_id]
+        view = as_shown or self.views[view_id]
         state = {"values": {block: {"value": element} for block, element in values.items()}}
         payload = {
             "type": "view_submission",
-            "team": {"id": "T001"},
-            "user": {"id": user, "team_id": "T001"},
+            "team": {"id": self.team},
+            "user": {"id": user, "team_id": self.team},
             "api_app_id": "A0REALIGN",
             "trigger_id": "trigger-submit",
-            "view": {**view, "id": view_id, "team_id": "T001", "state": state, "hash": "h"},
+            "view": {**view, "id": view_id, "team_id": self.team, "state": state, "hash": "h"},
         }
         reply = await self.interact(payload, **options)
         assert reply.status == 200, reply
         answer = reply.json()
         if answer.get("response_action") == "update":  # what Slack does with the open modal
-            self.slack.views[view_id] = {**answer["view"], "id": view_id}
+            self.views[view_id] = {**answer["view"], "id": view_id}
         return answer
 
     async def click(self, user: str, message: dict[str, Any], *, action_id: str) -> Reply:
@@ -156,8 +172,8 @@ class SlackDriver:
         )
         payload = {
             "type": "block_actions",
-            "team": {"id": "T001"},
-            "user": {"id": user, "team_id": "T001"},
+            "team": {"id": self.team},
+            "user": {"id": user, "team_id": self.team},
             "api_app_id": "A0REALIGN",
             "trigger_id": "trigger-click",
             "container": {"type": "message", "channel_id": f"D{user}", "message_ts": message["ts"]},
@@ -167,3 +183,16 @@ class SlackDriver:
             "actions": [{**button, "block_id": "realign.respond", "action_ts": str(time.time())}],
         }
         return await self.interact(payload)
+
+    async def event(self, event: dict[str, Any], **options: Any) -> Reply:
+        """An Events API callback from this workspace (e.g. `{"type": "app_uninstalled"}`)."""
+        body = {
+            "token": "legacy",
+            "team_id": self.team,
+            "api_app_id": "A0REALIGN",
+            "type": "event_callback",
+            "event_id": f"Ev{time.monotonic_ns()}",
+            "event_time": int(time.time()),
+            "event": event,
+        }
+        return await self.post(json.dumps(body), content_type="application/json", **options)

@@ -34,7 +34,7 @@ async def test_permanent_errors_are_recorded_and_retried_on_request(
     key = await announce(realign)
     await all_settled(realign.db)
     status = (await realign.slack.command(ANNOUNCER, "/change-status", key)).json()
-    assert "Failed 1" in str(status["blocks"]) and "<@U5>: account_inactive" in str(status["blocks"])
+    assert "Failed 1" in str(status["blocks"]) and "<@U5>: deactivated account" in str(status["blocks"])
     assert slack.dms_to("U5") == []
 
     slack.add_user("U5", name="Person U5")  # an admin reactivated the account

@@ -55,14 +55,14 @@ async def test_reminders_escalations_and_the_gap_report(
     realign: Realign, slack: FakeSlack, clock: FakeClock
 ) -> None:
     await org_chart(realign, slack)
-    await announce(realign, remind_after=typed("2s"), reminders=chosen("2"), escalate_after=typed("5s"))
+    await announce(realign, remind_after=typed("5s"), reminders=chosen("2"), escalate_after=typed("12s"))
     await eventually(lambda: all(len(slack.dms_to(u)) == 1 for u in EVERYONE))
     delivered = {u: deepcopy(slack.dms_to(u)[0]) for u in EVERYONE}
     for user in ("U1", "U4"):
         await realign.slack.click(user, delivered[user], action_id="realign.acknowledge")
     await eventually(lambda: all("Acknowledged" in str(slack.dms_to(u)[0]["blocks"]) for u in ("U1", "U4")))
 
-    clock.advance(seconds=2)  # first reminder due
+    clock.advance(seconds=5)  # first reminder due
     pending = ["U2", "U3", "U5", "U6"]
     await eventually(lambda: all(len(slack.dms_to(u)) == 2 for u in pending))
     reminder = slack.dms_to("U2")[1]
@@ -70,9 +70,9 @@ async def test_reminders_escalations_and_the_gap_report(
     assert len(slack.dms_to("U1")) == 1 and len(slack.dms_to("U4")) == 1  # acknowledged: no reminder
 
     await realign.slack.click("U3", delivered["U3"], action_id="realign.acknowledge")  # acknowledges late
-    clock.advance(seconds=2)  # second reminder due
+    clock.advance(seconds=5)  # second reminder due
     await eventually(lambda: all(len(slack.dms_to(u)) == 3 for u in ("U2", "U5", "U6")))
-    clock.advance(seconds=2)  # past escalate_after (5s); no third reminder (the policy says two)
+    clock.advance(seconds=5)  # past escalate_after (12s); no third reminder (the policy says two)
     await eventually(lambda: slack.dms_to("UM1") and slack.dms_to("UM2"))
     await eventually(lambda: any("no manager on record" in t for t in texts(slack, ANNOUNCER)))
     clock.advance(seconds=2)
@@ -112,7 +112,7 @@ async def test_a_reminder_due_across_a_restart_is_sent_exactly_once(
     options = {
         "REALIGN_SWEEP_INTERVAL": "1s",
         "REALIGN_WORKING_HOURS": "always",
-        "REALIGN_REMIND_AFTER": "2s",
+        "REALIGN_REMIND_AFTER": "5s",
     }
     before = Runtime(settings(database_url, slack, **options), clock=clock)
     await before.open()
@@ -124,7 +124,7 @@ async def test_a_reminder_due_across_a_restart_is_sent_exactly_once(
     await engine.dispatcher.drain()  # delivered, no ticks running
     await engine.close()
     assert all(len(slack.dms_to(u)) == 1 for u in users)
-    clock.advance(seconds=3)  # the reminders fall due ...
+    clock.advance(seconds=6)  # the reminders fall due ...
     await before.close()  # ... and the process stops before any tick sends them
 
     after = Runtime(settings(database_url, slack, **options), clock=clock)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from copy import deepcopy
 from typing import Any
 
 import pytest
 
+from bot import copy
 from tests.conftest import count
 from tests.e2e.conftest import Realign, eventually
 from tests.e2e.slack_driver import typed, users
@@ -123,3 +126,130 @@ async def test_healthz_reports_the_database(realign: Realign) -> None:
     async with realign.slack.http.get(url) as response:
         assert response.status == 200
         assert (await response.json())["database"] == "ok"
+
+
+# --- who may click what ------------------------------------------------------------------------------
+
+
+async def test_nobody_can_acknowledge_someone_elses_announcement(realign: Realign, slack: FakeSlack) -> None:
+    seed(slack)
+    await announce(realign)
+    await eventually(lambda: len(slack.dms_to("U1")) == 1)
+    u1_message = deepcopy(slack.dms_to("U1")[0])
+
+    reply = await realign.slack.click("U2", u1_message, action_id="realign.acknowledge")  # U2 forged it
+
+    assert reply.status == 200
+    await eventually(lambda: any("sent to someone else" in r.get("text", "") for r in slack.responses))
+    assert await count(realign.db, "SELECT count(*) FROM delivery WHERE acknowledged_at IS NOT NULL") == 0
+    assert (
+        await count(realign.db, "SELECT count(*) FROM audit_event WHERE kind = 'delivery.acknowledged'") == 0
+    )
+    assert "Acknowledged" not in str(slack.dms_to("U1")[0]["blocks"])
+
+
+async def status_with_a_failure(realign: Realign, slack: FakeSlack) -> dict[str, Any]:
+    """The announcer's /change-status of a published change with one failed delivery (U5 deactivated)."""
+    seed(slack)
+    assert realign.runtime.slack is not None
+    await realign.runtime.slack.directory.sync()
+    slack.add_user("U5", name="Person U5", deleted=True)  # deactivated after the last directory sync
+    key = await announce(realign)
+    await eventually(lambda: all(slack.dms_to(user) for user in ("U1", "U2", "U3", "U4", "U6")))
+    sql = "SELECT count(*) FROM delivery WHERE state = 'failed'"
+    for _ in range(100):
+        if await count(realign.db, sql) == 1:
+            break
+        await asyncio.sleep(0.05)
+    reply = await realign.slack.command(ANNOUNCER, "/change-status", key)
+    return {"ts": "1", "blocks": reply.json()["blocks"]}
+
+
+async def test_failure_reasons_are_shown_in_words(realign: Realign, slack: FakeSlack) -> None:
+    status = await status_with_a_failure(realign, slack)
+
+    assert "<@U5>: deactivated account" in str(status["blocks"])
+    assert "account_inactive" not in str(status["blocks"])
+
+
+@pytest.mark.parametrize("outsider", ["U1", "UNOBODY"])
+async def test_only_the_announcer_and_admins_may_close_or_retry(
+    realign: Realign, slack: FakeSlack, outsider: str
+) -> None:
+    status = await status_with_a_failure(realign, slack)
+    answered = len(slack.responses)
+    audited = await count(realign.db, "SELECT count(*) FROM audit_event")
+
+    for action_id in ("realign.retry_failed", "realign.close"):
+        reply = await realign.slack.click(outsider, status, action_id=action_id)  # buttons carry CHG-1
+        assert reply.status == 200
+
+    refusals = [r["text"] for r in slack.responses[answered:]]
+    assert refusals == [copy.NOT_YOURS.format(key="CHG-1")] * 2
+    assert await count(realign.db, "SELECT count(*) FROM change WHERE state = 'published'") == 1
+    assert await count(realign.db, "SELECT count(*) FROM delivery WHERE state = 'failed'") == 1
+    assert await count(realign.db, "SELECT count(*) FROM audit_event") == audited
+
+    await realign.slack.click(ANNOUNCER, status, action_id="realign.close")  # the announcer may
+    assert await count(realign.db, "SELECT count(*) FROM change WHERE state = 'closed'") == 1
+
+
+# --- odd input gets words, not tracebacks ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key", ["CHG-²", "CHG-99999999999999999999", "chg-0", "CHG--1", "CHG-2147483648", "CHG-٣", "CHG-1\x00"]
+)
+async def test_an_odd_key_is_no_such_change(
+    realign: Realign, slack: FakeSlack, caplog: pytest.LogCaptureFixture, key: str
+) -> None:
+    seed(slack)
+    reply = await realign.slack.command(ANNOUNCER, "/change-status", key)
+
+    assert reply.status == 200
+    assert reply.body.startswith("There is no change called ")
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"type": "view_submission", "user": {"id": ANNOUNCER}, "view": {"callback_id": "realign.basics"}},
+        {"type": "view_submission", "user": {"id": ANNOUNCER}, "view": "realign.basics"},
+        {"type": "block_actions", "user": {"id": ANNOUNCER}, "actions": []},
+        {"type": "block_actions", "user": {"id": ANNOUNCER}, "actions": {"action_id": "realign.close"}},
+        {"type": "block_actions", "user": {"id": ANNOUNCER}, "actions": [{"action_id": 7}]},
+    ],
+    ids=[
+        "view without a type",
+        "view not an object",
+        "no actions",
+        "actions not a list",
+        "action id not text",
+    ],
+)
+async def test_a_signed_request_not_shaped_like_slacks_gets_400(
+    realign: Realign, caplog: pytest.LogCaptureFixture, payload: dict[str, Any]
+) -> None:
+    reply = await realign.slack.interact(payload)
+
+    assert reply.status == 400
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert await count(realign.db, "SELECT count(*) FROM change") == 0
+
+
+async def test_a_click_whose_answer_cannot_be_delivered_is_still_acked(
+    realign: Realign, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed(slack)
+    click = {
+        "type": "block_actions",
+        "user": {"id": "U1"},
+        "response_url": "http://127.0.0.1:1/nowhere",
+        "actions": [{"action_id": "realign.close", "type": "button", "value": "CHG-1"}],
+    }
+    reply = await realign.slack.interact(click)
+
+    assert reply.status == 200
+    assert "could not answer a click" in caplog.text
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]

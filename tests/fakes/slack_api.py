@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import random
@@ -35,6 +36,7 @@ class Call:
     method: str
     params: Params
     at: float  # time.monotonic()
+    team: str | None = None  # whose bot token the call carried (None: no known token)
 
 
 @dataclass
@@ -78,6 +80,13 @@ class _ErrorRule:
 
 
 @dataclass
+class _Throttle:
+    when: Callable[[Params], bool] | None
+    times: int
+    retry_after: int
+
+
+@dataclass
 class _FailRatio:
     ratio: float
     status: int
@@ -97,6 +106,11 @@ class FakeSlack:
     ) -> None:
         self.token = token
         self.workspace = Workspace(team_id=team_id, bot_user_id=bot_user_id)
+        self.teams: dict[str, Workspace] = {team_id: self.workspace}  # more with add_team
+        self._team_tokens: dict[str, str] = {token: team_id} if token else {}
+        self._revoked: set[str] = set()
+        self._oauth_app: tuple[str, str] | None = None  # (client id, secret) oauth.v2.access accepts
+        self._oauth_codes: dict[str, str] = {}  # code -> team id, each usable once
         self.record_calls = record_calls  # off in benchmarks: `call_counts` is enough there
         self.calls: list[Call] = []
         self.call_counts: Counter[str] = Counter()
@@ -108,6 +122,8 @@ class FakeSlack:
         self._faults: dict[str, deque[_Fault]] = {}
         self._errors: dict[str, list[_ErrorRule]] = {}
         self._fail_ratios: dict[str, _FailRatio] = {}
+        self._throttles: dict[str, list[_Throttle]] = {}
+        self._method_tokens: dict[str, str] = {}  # methods that take another token (an app-level one)
         self._runner: web.AppRunner | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -168,15 +184,92 @@ class FakeSlack:
     def add_usergroup(self, group_id: str, handle: str, users: list[str], *, name: str | None = None) -> None:
         self.workspace.add_usergroup(group_id, handle, users, name=name)
 
-    def add_channel(self, channel_id: str, members: list[str], *, name: str | None = None) -> None:
-        self.workspace.add_channel(channel_id, members, name=name)
+    def add_channel(
+        self, channel_id: str, members: list[str], *, name: str | None = None, private: bool = False
+    ) -> None:
+        """Add or replace a channel; a private one is invisible to the bot unless it is a member."""
+        self.workspace.add_channel(channel_id, members, name=name, private=private)
+
+    def add_method(
+        self, method: str, handler: Callable[[Params], dict[str, Any]], *, token: str | None = None
+    ) -> None:
+        """Answer `method` with `handler` (another fake plugging in, e.g. Socket Mode's
+        `apps.connections.open`); with `token`, the method takes that token instead of the bot token,
+        and the bot token gets `not_allowed_token_type` there, as from Slack."""
+        self.workspace.methods[method] = handler
+        if token is not None:
+            self._method_tokens[method] = token
+
+    # --- several workspaces, OAuth -----------------------------------------------------------------
+
+    def add_team(
+        self, team_id: str, *, token: str, bot_user_id: str = "UBOT", name: str | None = None
+    ) -> Workspace:
+        """Another workspace, reached with its own bot `token`: every call carrying that token acts on
+        this workspace alone (a DM to another team's member is `user_not_found`, as from Slack)."""
+        workspace = Workspace(team_id=team_id, bot_user_id=bot_user_id, name=name or f"Team {team_id}")
+        self.teams[team_id] = workspace
+        self._team_tokens[token] = team_id
+        return workspace
+
+    def team(self, team_id: str) -> Workspace:
+        return self.teams[team_id]
+
+    def oauth_app(self, client_id: str, client_secret: str) -> None:
+        """The app credentials oauth.v2.access accepts (HTTP basic auth, as slack_sdk sends them)."""
+        self._oauth_app = (client_id, client_secret)
+
+    def grant(self, code: str, *, team_id: str, token: str, bot_user_id: str = "UBOT") -> None:
+        """Slack's side of an install: the installer approved, and Slack redirects back with `code`;
+        oauth.v2.access exchanges it (once) for `token`, the bot token of `team_id` (added if new)."""
+        if team_id not in self.teams:
+            self.add_team(team_id, token=token, bot_user_id=bot_user_id)
+        self._team_tokens[token] = team_id
+        self._oauth_codes[code] = token
+
+    def revoke(self, team_id: str) -> None:
+        """The team's bot tokens stop working (`token_revoked`), as after an uninstall."""
+        self._revoked |= {token for token, team in self._team_tokens.items() if team == team_id}
+
+    def _team_of(self, request: web.Request) -> str | None:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        return None if token in self._revoked else self._team_tokens.get(token)
+
+    def _oauth_access(self, request: web.Request, params: Params) -> web.Response:
+        auth = request.headers.get("Authorization", "")
+        try:
+            client_id, _, secret = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
+        except ValueError:
+            return _slack_error("invalid_client_id")
+        if self._oauth_app is None or (client_id, secret) != self._oauth_app:
+            return _slack_error("invalid_client_id")
+        token = self._oauth_codes.pop(str(params.get("code") or ""), None)
+        if token is None:
+            return _slack_error("invalid_code")
+        workspace = self.teams[self._team_tokens[token]]
+        return web.json_response(
+            {
+                "ok": True,
+                "app_id": "A0REALIGN",
+                "authed_user": {"id": "UINSTALLER"},
+                "scope": "chat:write,commands,im:write,im:history,users:read",
+                "token_type": "bot",
+                "access_token": token,
+                "bot_user_id": workspace.bot_user_id,
+                "team": {"id": workspace.team_id, "name": workspace.name},
+                "enterprise": None,
+                "is_enterprise_install": False,
+            }
+        )
 
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
 
-    def dms_to(self, user_id: str) -> list[Message]:
-        """Messages posted into the user's DM (given as user id or DM id), in posting order."""
-        return self.workspace.messages_in(user_id if user_id.startswith("D") else f"D{user_id}")
+    def dms_to(self, user_id: str, *, team: str | None = None) -> list[Message]:
+        """Messages posted into the user's DM (given as user id or DM id), in posting order; in the
+        default workspace, or in `team`'s."""
+        workspace = self.teams[team] if team else self.workspace
+        return workspace.messages_in(user_id if user_id.startswith("D") else f"D{user_id}")
 
     def messages_in(self, channel_id: str) -> list[Message]:
         return self.workspace.messages_in(channel_id)
@@ -208,6 +301,17 @@ class FakeSlack:
         """Answer 429 + Retry-After (and do nothing) once the method's workspace-wide bucket is empty."""
         self._buckets[method] = _Bucket(per_second, retry_after)
 
+    def throttle(
+        self,
+        method: str,
+        *,
+        when: Callable[[Params], bool] | None = None,
+        times: int = 1,
+        retry_after: int = 0,
+    ) -> None:
+        """The next `times` calls whose params match `when` answer 429 + Retry-After (and do nothing)."""
+        self._throttles.setdefault(method, []).append(_Throttle(when, times, retry_after))
+
     def fail(self, method: str, *, times: int = 1, status: int = 500, after_effect: bool = False) -> None:
         """The next `times` calls answer HTTP `status`; with `after_effect` the effect happens anyway."""
         self._faults.setdefault(method, deque()).append(_Fault(times, after_effect, status=status))
@@ -238,12 +342,18 @@ class FakeSlack:
         method = request.match_info["method"]
         params = await _read_params(request)
         self.call_counts[method] += 1
+        team = self._team_of(request)
         if self.record_calls:
-            self.calls.append(Call(method, params, time.monotonic()))
+            self.calls.append(Call(method, params, time.monotonic(), team))
         if self.latency:
             await asyncio.sleep(self.latency)
-        if denied := self._auth_error(request):
+        if method == "oauth.v2.access":
+            return self._oauth_access(request, params)
+        if denied := self._auth_error(request, method):
             return _slack_error(denied)
+        if (retry_after := self._throttled(method, params)) is not None:
+            self.rate_limited += 1
+            return _rate_limited(retry_after)
         bucket = self._buckets.get(method)
         if bucket is not None and not bucket.take():
             self.rate_limited += 1
@@ -254,10 +364,13 @@ class FakeSlack:
         if ratio is not None and ratio.rng.random() < ratio.ratio:
             return _http_error(ratio.status)
         fault = self._next_fault(method)
-        return self._answer(method, params) if fault is None else await self._misbehave(fault, method, params)
+        workspace = self.teams.get(team or "", self.workspace)
+        if fault is None:
+            return self._answer(method, params, workspace)
+        return await self._misbehave(fault, method, params, workspace)
 
-    def _answer(self, method: str, params: Params) -> web.Response:
-        handler = self.workspace.methods.get(method)
+    def _answer(self, method: str, params: Params, workspace: Workspace | None = None) -> web.Response:
+        handler = (workspace or self.workspace).methods.get(method)
         if handler is None:
             return _slack_error("unknown_method")
         try:
@@ -265,21 +378,38 @@ class FakeSlack:
         except SlackError as error:
             return _slack_error(error.code)
 
-    async def _misbehave(self, fault: _Fault, method: str, params: Params) -> web.Response:
-        answer = self._answer(method, params) if fault.after_effect else None
+    async def _misbehave(
+        self, fault: _Fault, method: str, params: Params, workspace: Workspace | None = None
+    ) -> web.Response:
+        answer = self._answer(method, params, workspace) if fault.after_effect else None
         if fault.seconds:
             await asyncio.sleep(fault.seconds)
         if fault.status is not None:
             return _http_error(fault.status)
-        return answer if answer is not None else self._answer(method, params)
+        return answer if answer is not None else self._answer(method, params, workspace)
 
-    def _auth_error(self, request: web.Request) -> str | None:
-        if self.token is None:
+    def _auth_error(self, request: web.Request, method: str) -> str | None:
+        header = request.headers.get("Authorization", "")
+        if header.removeprefix("Bearer ") in self._revoked:
+            return "token_revoked"
+        if method not in self._method_tokens and self._team_of(request) is not None:
+            return None  # a team's bot token: the call acts on that team's workspace
+        expected = self._method_tokens.get(method, self.token)
+        if expected is None:
             return None
-        header = request.headers.get("Authorization")
-        if header is None:
+        if "Authorization" not in request.headers:
             return "not_authed"
-        return None if header == f"Bearer {self.token}" else "invalid_auth"
+        if header == f"Bearer {expected}":
+            return None
+        known = {f"Bearer {token}" for token in (self.token, *self._method_tokens.values()) if token}
+        return "not_allowed_token_type" if header in known else "invalid_auth"
+
+    def _throttled(self, method: str, params: Params) -> int | None:
+        for rule in self._throttles.get(method, ()):
+            if rule.times > 0 and (rule.when is None or rule.when(params)):
+                rule.times -= 1
+                return rule.retry_after
+        return None
 
     def _injected_error(self, method: str, params: Params) -> str | None:
         for rule in self._errors.get(method, ()):

@@ -7,6 +7,7 @@ Each Web API method is a plain function of the request params that returns Slack
 from __future__ import annotations
 
 import base64
+import itertools
 import math
 import time
 import zlib
@@ -17,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+_VIEW_IDS = itertools.count(1)  # view ids are unique across workspaces, as Slack's are
 # Slack's documented limits.
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -41,6 +43,7 @@ class Channel:
     id: str
     members: list[str]
     name: str = ""
+    private: bool = False
     messages: list[Message] = field(default_factory=list)
     by_ts: dict[str, Message] = field(default_factory=dict)
 
@@ -48,9 +51,10 @@ class Channel:
 class Workspace:
     """One Slack workspace as the bot token sees it; `methods` maps Web API method names to handlers."""
 
-    def __init__(self, *, team_id: str, bot_user_id: str) -> None:
+    def __init__(self, *, team_id: str, bot_user_id: str, name: str = "Fake Workspace") -> None:
         self.team_id = team_id
         self.bot_user_id = bot_user_id
+        self.name = name
         self.users: dict[str, dict[str, Any]] = {}
         self._user_ids: list[str] = []  # users.list order, sliced by the pagination cursor
         self.usergroups: dict[str, dict[str, Any]] = {}
@@ -128,9 +132,13 @@ class Workspace:
             "users": list(users),
         }
 
-    def add_channel(self, channel_id: str, members: list[str], *, name: str | None = None) -> Channel:
+    def add_channel(
+        self, channel_id: str, members: list[str], *, name: str | None = None, private: bool = False
+    ) -> Channel:
         """Add or replace a channel with these member ids."""
-        self.channels[channel_id] = Channel(channel_id, list(members), name or channel_id.lower())
+        self.channels[channel_id] = Channel(
+            channel_id, list(members), name or channel_id.lower(), private=private
+        )
         return self.channels[channel_id]
 
     def messages_in(self, channel_id: str) -> list[Message]:
@@ -147,7 +155,7 @@ class Workspace:
     def auth_test(self, params: Params) -> dict[str, Any]:
         return {
             "url": "https://fake-workspace.slack.com/",
-            "team": "Fake Workspace",
+            "team": self.name,
             "user": "realign",
             "team_id": self.team_id,
             "user_id": self.bot_user_id,
@@ -188,6 +196,8 @@ class Workspace:
 
     def conversations_members(self, params: Params) -> dict[str, Any]:
         channel = self._conversation(params.get("channel"))
+        if channel.private and self.bot_user_id not in channel.members:  # Slack hides it altogether
+            raise SlackError("channel_not_found")
         members, cursor = _paginate(channel.members, params, default=100, maximum=1000)
         return {"members": members, "response_metadata": {"next_cursor": cursor}}
 
@@ -285,7 +295,7 @@ class Workspace:
     def views_open(self, params: Params) -> dict[str, Any]:
         if not params.get("trigger_id"):
             raise SlackError("invalid_arguments")
-        return {"view": self._store_view(f"V{self._next_serial():08X}", params)}
+        return {"view": self._store_view(f"V{next(_VIEW_IDS):08X}", params)}
 
     views_push = views_open
 

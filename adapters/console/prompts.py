@@ -1,0 +1,67 @@
+"""The console's own words: the questions of its forms (the Slack modal's labels, one per prompt),
+command help and hints. Sentences the core and every platform share stay in bot/copy.py."""
+
+from __future__ import annotations
+
+# --- /announce-change, one question per modal field (keys are the core's field names) -------------------
+BASICS = {
+    "title": "Title",
+    "what": "What is changing",
+    "why": "Why (the goal; optional, but people adopt changes they understand)",
+    "effective_date": "Effective date (2026-12-15, today, tomorrow, +14d)",
+    "ack_deadline": "Acknowledge by",
+    "customer_impact": "Customer impact: none / indirect / direct",
+    "customer_plan": "How customers will be told",
+    "remind_after": "Remind those who have not acknowledged after",
+    "reminders": "How many reminders",
+    "escalate_after": "Tell their managers after",
+}
+GROUP = {
+    "name": "Group name (optional)",
+    "people": "People and groups (handles like dana, lee, departments like @support, or @everyone)",
+    "today": "What they do today (optional)",
+    "from_effective": "What they do from {effective}",
+}
+GROUP_HEADING = "Audience group {number} of {key}"
+ANOTHER_GROUP = "Add another group? [y/N]"
+PUBLISH = "Publish? [y/N]"
+LEFT_AS_DRAFT = "{key} stays a draft; nothing was sent."
+CANCELLED = "Cancelled."
+CANCEL_WORD = "/cancel"
+
+# --- the REPL ----------------------------------------------------------------------------------------
+BANNER = (
+    "Realign console · workspace {workspace} · {count} people · it is {now}\n"
+    "You are {name}. Type /help for commands, /people for who is here."
+)
+HELP = """\
+/announce-change [title]   declare a change: the same questions as the Slack form, one at a time
+                           (answer /cancel to stop); review, then publish to the outbox
+/as HANDLE                 be someone else (/people lists handles); their new messages are shown
+/inbox                     your messages, numbered
+/ack [N | CHG-n]           acknowledge message N of your inbox (default: the latest waiting)
+/change-status [CHG-n]     your changes, or one change in detail (announcer, admins, managers)
+/close CHG-n               stop reminders and escalations for a change you announced
+/advance DURATION          move the clock (90s, 15m, 24h, 2d) and run the engine as time passes:
+                           deliveries, reminders, escalations to managers, gap reports
+/people                    who is here: handles, departments (@handle), managers, time zones
+/help, /quit
+The clock stands still until /advance moves it. Reminders go out at any hour here
+(REALIGN_WORKING_HOURS=always) unless you set REALIGN_WORKING_HOURS."""
+NOW_AS = "You are {name} ({title})."
+NO_SUCH_PERSON = "Nobody here has the handle {handle}; /people lists them."
+INBOX_EMPTY = "Your inbox is empty."
+INBOX_COUNT = "{count} message(s), {pending} waiting for your acknowledgement. /inbox shows them."
+NOTHING_TO_ACK = "You have no announcement waiting for acknowledgement."
+NO_SUCH_MESSAGE = "There is no message {number} in your inbox, or it is not an announcement."
+ACK_HINT = "Type /ack {number} to acknowledge."
+UNKNOWN_COMMAND = "There is no command {command}; /help lists them."
+NOT_A_COMMAND = "Commands start with /; /help lists them."
+USAGE_AS = "Usage: /as HANDLE (for example /as dana)."
+USAGE_ADVANCE = "Usage: /advance DURATION, for example /advance 2d."
+USAGE_CLOSE = "Usage: /close CHG-12."
+IT_IS_NOW = "It is now {now}."
+ARRIVED = "✉ {kind} of {key} to {count}: {names}"
+ARRIVED_ONE = "✉ {kind} of {key} to {name}"
+MORE = " and {count} more"
+BYE = "Bye."

@@ -1,0 +1,284 @@
+"""Text for every view model the core hands out: the same information as the Block Kit renderer
+(adapters/slack/render.py), as rich markup for a terminal. Buttons become the commands that do the same.
+
+The core's sentences come from bot/copy.py, written with Slack-style emphasis (`*bold*`, `_italic_`);
+`styled` turns that into rich markup before any value is filled in, and every value is escaped, so
+what people type is shown as typed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from adapters.console import prompts
+from adapters.console.directory import handle
+from adapters.console.messenger import Kind, Message
+from bot import copy
+from bot.announce import Review
+from bot.errors import InvalidInput
+from bot.model import Announcement, Escalation, GapReport, PendingPerson, Person
+from bot.ports import ChangeSummary
+from bot.status import ChangeStatus, Totals
+
+Names = Callable[[str | None], str]  # user id -> display name
+NAMES = 40
+_BOLD = re.compile(r"\*([^*\n]+)\*")
+_ITALIC = re.compile(r"(?<!\w)_([^_\n]+)_(?!\w)")
+
+
+def styled(template: str) -> str:
+    """A copy template's `*bold*` and `_italic_` as rich markup."""
+    return _ITALIC.sub(r"[italic]\1[/italic]", _BOLD.sub(r"[bold]\1[/bold]", template))
+
+
+def say(template: str, **values: object) -> str:
+    """A copy template, styled, with its values escaped."""
+    return styled(template).format(**{name: escape(str(value)) for name, value in values.items()})
+
+
+def bullets(people: Sequence[PendingPerson], *, total: int | None = None, reason: bool = False) -> str:
+    """`• Name` lines for the first NAMES people; `…and N more` for the rest of `total`."""
+    shown = [
+        f"• {escape(p.name)}" + (f": {escape(p.reason)}" if reason and p.reason else "")
+        for p in people[:NAMES]
+    ]
+    rest = (len(people) if total is None else total) - len(shown)
+    if rest > 0:
+        shown.append(say(copy.STATUS_AND_MORE, count=rest))
+    return "\n".join(shown)
+
+
+# --- messages ------------------------------------------------------------------------------------------
+
+
+def announcement(a: Announcement, *, name: Names, number: int | None = None, preview: bool = False) -> str:
+    effective = copy.day(a.effective_date)
+    lines = [
+        f"[bold]{say(copy.DM_HEADER, key=a.change_key, title=a.title)}[/bold]",
+        say(copy.DM_WHAT, what=a.what),
+    ]
+    if a.why:
+        lines.append(say(copy.DM_WHY, why=a.why))
+    lines += [
+        say(copy.DM_DATES, effective=effective, deadline=copy.day(a.ack_deadline)),
+        styled(copy.DM_FOR_YOU),
+    ]
+    for item in a.expectations:
+        if item.today:
+            lines.append("  " + say(copy.DM_TODAY, text=item.today))
+        lines.append("  " + say(copy.DM_FROM, effective=effective, text=item.from_effective))
+    lines.append(f"[dim]{say(copy.DM_FROM_ANNOUNCER, announcer=name(a.announcer_id))}[/dim]")
+    if a.acknowledged_at is not None:
+        lines.append(say(copy.ACKNOWLEDGED, when=copy.moment(a.acknowledged_at)))
+    elif not preview and number is not None:
+        lines.append(f"[bold cyan]{say(prompts.ACK_HINT, number=number)}[/bold cyan]")
+    return "\n".join(lines)
+
+
+def reminder(a: Announcement, *, number: int) -> str:
+    text = say(copy.REMINDER, key=a.change_key, title=a.title, deadline=copy.day(a.ack_deadline))
+    if a.acknowledged_at is not None:
+        return f"{text}\n{say(copy.ACKNOWLEDGED, when=copy.moment(a.acknowledged_at))}"
+    return f"{text}\n[bold cyan]{say(prompts.ACK_HINT, number=number)}[/bold cyan]"
+
+
+def escalation(e: Escalation, *, name: Names) -> str:
+    change = e.change
+    dates = say(
+        copy.DM_DATES, effective=copy.day(change.effective_date), deadline=copy.day(change.ack_deadline)
+    )
+    heading = say(copy.ESCALATION, key=change.key, title=change.title, count=e.count)
+    announcer = say(copy.DM_FROM_ANNOUNCER, announcer=name(change.announcer_id))
+    return "\n".join(
+        [
+            f"[bold]{heading}[/bold]",
+            bullets(e.reports, total=e.count),
+            say(copy.DM_WHAT, what=change.what),
+            dates,
+            announcer,
+        ]
+    )
+
+
+def gap_report(r: GapReport, *, name: Names) -> str:
+    change = r.change
+    if r.unmanaged_only:
+        heading = say(copy.UNMANAGED, key=change.key, count=r.pending_count)
+        return f"[bold]{heading}[/bold]\n{bullets(r.pending, total=r.pending_count)}"
+    heading = say(
+        copy.GAP_REPORT, key=change.key, title=change.title, pending=r.pending_count, failed=r.failed_count
+    )
+    lines = [f"[bold]{heading}[/bold]"]
+    by_manager: dict[str, list[PendingPerson]] = {}
+    for person in r.pending:
+        manager = name(person.manager_id) if person.manager_id else copy.NO_MANAGER
+        by_manager.setdefault(manager, []).append(person)
+    for manager, people in sorted(by_manager.items()):
+        lines += [f"[bold]{say(copy.REPORTS_OF, manager=manager)}[/bold]", bullets(people)]
+    if r.pending_count > len(r.pending):
+        lines.append(say(copy.STATUS_AND_MORE, count=r.pending_count - len(r.pending)))
+    departments = r.departments or tuple(Counter(person.department for person in r.pending).items())
+    if departments:
+        counts = ", ".join(
+            f"{department or copy.NO_DEPARTMENT}: {n}"
+            for department, n in sorted(departments, key=lambda row: row[0] or "")
+        )
+        lines.append(f"[dim]{say(copy.BY_DEPARTMENT, lines=counts)}[/dim]")
+    if r.failed:
+        lines += [
+            f"[bold]{say(copy.STATUS_FAILED_TITLE, count=r.failed_count)}[/bold]",
+            bullets(r.failed, total=r.failed_count, reason=True),
+        ]
+    return "\n".join(lines)
+
+
+def message(m: Message, *, name: Names) -> Panel:
+    """One DM as a panel titled with its inbox number, kind and time."""
+    if m.kind is Kind.ESCALATION:
+        assert isinstance(m.body, Escalation)
+        body = escalation(m.body, name=name)
+    elif m.kind is Kind.GAP_REPORT:
+        assert isinstance(m.body, GapReport)
+        body = gap_report(m.body, name=name)
+    elif m.kind is Kind.REMINDER:
+        assert isinstance(m.body, Announcement)
+        body = reminder(m.body, number=m.number)
+    else:
+        assert isinstance(m.body, Announcement)
+        body = announcement(m.body, name=name, number=m.number)
+    title = escape(f"[{m.number}] {m.kind.value} for {name(m.to)} · {copy.moment(m.at)}")
+    return Panel(body, title=title, title_align="left", border_style="dim" if m.shown else "cyan")
+
+
+def updated(m: Message) -> str:
+    """One line for a message that changed in place (the acknowledgement now shows on it)."""
+    a = m.announcement
+    assert a is not None
+    when = say(copy.ACKNOWLEDGED, when=copy.moment(a.acknowledged_at)) if a.acknowledged_at else ""
+    return f"{escape(f'[{m.number}] {m.kind.value} of {a.change_key}:')} {when}"
+
+
+def arrivals(messages: Sequence[Message], *, name: Names) -> list[str]:
+    """One line per kind of message and change: who was just sent what."""
+    groups: dict[tuple[Kind, str], list[str]] = {}
+    for m in messages:
+        key = m.body.change_key if isinstance(m.body, Announcement) else m.body.change.key
+        groups.setdefault((m.kind, key), []).append(name(m.to))
+    lines = []
+    for (kind, key), names in groups.items():
+        people = sorted(names)  # the engine sends in no particular order
+        label = kind.value.capitalize()
+        if len(people) == 1:
+            lines.append(escape(prompts.ARRIVED_ONE.format(kind=label, key=key, name=people[0])))
+            continue
+        shown = ", ".join(people[:8]) + (
+            prompts.MORE.format(count=len(people) - 8) if len(people) > 8 else ""
+        )
+        lines.append(
+            escape(prompts.ARRIVED.format(kind=f"{label}s", key=key, count=len(people), names=shown))
+        )
+    return lines
+
+
+# --- the form ----------------------------------------------------------------------------------------------
+
+
+def problems(error: InvalidInput, labels: dict[str, str]) -> str:
+    return "\n".join(
+        f"[red]✗ {escape(labels.get(field, field))}: {escape(text)}[/red]"
+        for field, text in error.errors.items()
+    )
+
+
+def review(r: Review, *, name: Names) -> str:
+    change, resolution = r.change, r.resolution
+    lines = [f"[bold]{escape(f'{change.key}: {change.title}')}[/bold]"]
+    for group, n in zip(change.groups, resolution.per_group, strict=True):
+        lines.append(f"• [bold]{escape(group.name)}[/bold]: {n} {'person' if n == 1 else 'people'}")
+    lines.append(f"[bold]{len(resolution.recipients)} people in all[/bold] will get a direct message.")
+    lines += [f"[yellow]⚠ {escape(warning)}[/yellow]" for warning in r.warnings]
+    if r.preview is not None:
+        lines += ["", "[dim]Preview: everyone sees their own groups' expectations[/dim]"]
+        lines.append(announcement(r.preview, name=name, preview=True))
+    return "\n".join(lines)
+
+
+# --- /change-status -------------------------------------------------------------------------------
+
+
+def overview(summaries: list[ChangeSummary]) -> str:
+    if not summaries:
+        return escape(copy.STATUS_NONE)
+    lines = [f"[bold]{escape(copy.STATUS_LIST_TITLE)}[/bold]"]
+    for s in summaries:
+        bar = copy.progress_bar(s.acknowledged, s.targeted)
+        lines.append(f"[bold]{s.key}[/bold] {escape(s.title)} ({s.state})  {bar} acknowledged")
+    return "\n".join(lines)
+
+
+def totals_line(t: Totals) -> str:
+    return (
+        f"{copy.progress_bar(t.acknowledged, t.targeted)}\n"
+        f"Delivered {t.delivered} · Acknowledged {t.acknowledged} · Pending {t.pending} · "
+        f"Failed {t.failed} · Not yet sent {t.queued} · Excluded {t.excluded}"
+    )
+
+
+def breakdown(status: ChangeStatus, *, name: Names) -> list[str]:
+    lines = []
+    for key, title in (("department", copy.BY_DEPARTMENT_TITLE), ("manager", copy.BY_MANAGER_TITLE)):
+        rows = status.by(key)
+        if len(rows) > 1 or (rows and rows[0][0]):
+            lines.append(f"[bold]{escape(title)}[/bold]")
+            for who, acked, n in rows[:10]:
+                label = (who if key == "department" else name(who)) if who else copy.UNKNOWN
+                lines.append(f"  {escape(label)}: {copy.progress_bar(acked, n)}")
+    return lines
+
+
+def detail(status: ChangeStatus, *, name: Names) -> str:
+    change = status.change
+    lines = [f"[bold]{escape(f'{change.key}: {change.title}')}[/bold] ({change.state.value})"]
+    if status.manager_id:
+        lines.append(f"[italic]{escape(copy.YOUR_REPORTS_ONLY)}[/italic]")
+    lines.append(totals_line(status.totals))
+    for position, group in enumerate(status.groups):
+        pending = [p.name for p in status.pending if p.group_mask >> position & 1]
+        lines += [f"[bold]{escape(group.name)}[/bold]", totals_line(group.totals)]
+        if pending:
+            lines.append(escape(f"Pending: {', '.join(pending)}"))
+    if status.totals.pending > len(status.pending):
+        lines.append(say(copy.STATUS_AND_MORE, count=status.totals.pending - len(status.pending)))
+    lines += breakdown(status, name=name)
+    if status.failed and not status.manager_id:
+        lines.append(f"[bold]{say(copy.STATUS_FAILED_TITLE, count=status.totals.failed)}[/bold]")
+        lines += [escape(f"• {p.name}: {p.reason}") for p in status.failed]
+    return "\n".join(lines)
+
+
+# --- /people -------------------------------------------------------------------------------------------
+
+
+def people(roster: Sequence[Person], *, titles: dict[str, str | None], name: Names) -> Table:
+    table = Table(title="People (handle, @department)", title_justify="left")
+    for column in ("handle", "name", "title", "department", "manager", "time zone"):
+        table.add_column(column)
+    for person in roster:
+        department = f"{person.department} (@{handle(person.department)})" if person.department else ""
+        manager = name(person.manager_id) if person.manager_id else ""
+        cells = (
+            person.user_id,
+            person.name,
+            titles.get(person.user_id) or "",
+            department,
+            manager,
+            person.tz or "",
+        )
+        table.add_row(*(escape(cell) for cell in cells), style=None if person.active else "dim strike")
+    return table

@@ -1,0 +1,108 @@
+"""Sending follow-up messages (reminders, escalations, gap reports) with the announcements' guarantees.
+
+Each message is a `notice` row that bot.followup planned. This dispatcher claims them with a lease,
+sends each inside its receiver's working time through the workspace's limiter, looks for one whose
+outcome is unknown before sending it again, and settles it fenced by attempt: a crash, a 429 or a retry
+never loses one or sends one twice. What a message lists is read when it is sent, so someone who
+acknowledged in the meantime is not named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.clock import Clock
+from bot.delivery import Drain, EngineTuning
+from bot.followup import WEEKDAYS, WorkingHours, next_reminder, next_working_moment
+from bot.model import Change, Escalation, GapReport, NoticeKind, announcement_for
+from bot.ports import (
+    NO_METER,
+    ChangeStore,
+    Deferred,
+    FollowUpStore,
+    Found,
+    Messenger,
+    Meter,
+    NoticeClaim,
+    Result,
+    Skipped,
+)
+from bot.rate import RateLimiter
+
+NAMES_LISTED = 50  # people named in one escalation or report; the rest are counted
+NOBODY_LEFT = "nobody is pending any more"
+
+
+@dataclass(frozen=True)
+class WorkingTime:
+    """When follow-up may reach someone: their local hours (None: any hour) on their working days."""
+
+    hours: WorkingHours = None
+    days: frozenset[int] = WEEKDAYS
+
+
+class NoticeDispatcher(Drain[NoticeClaim, Messenger]):
+    """Drains the follow-up outbox."""
+
+    def __init__(
+        self,
+        *,
+        store: FollowUpStore,
+        changes: ChangeStore,
+        messengers: Mapping[str, Messenger],
+        limiters: Mapping[str, RateLimiter],
+        clock: Clock,
+        working: WorkingTime,
+        tuning: EngineTuning | None = None,
+        meter: Meter = NO_METER,
+        connect: Callable[[str], Awaitable[object]] | None = None,
+    ) -> None:
+        super().__init__(
+            queue=store,
+            changes=changes,
+            messengers=messengers,
+            limiters=limiters,
+            clock=clock,
+            tuning=tuning or EngineTuning(),
+            meter=meter,
+            connect=connect,
+        )
+        self.store = store
+        self.working = working
+
+    def _before(self, claim: NoticeClaim, change: Change) -> Deferred | Skipped | None:
+        if claim.moot is not None:
+            return Skipped(claim.moot)
+        now = self.clock.now()
+        opens = next_working_moment(now, tz=claim.tz, hours=self.working.hours, days=self.working.days)
+        return Deferred(opens) if opens > now else None
+
+    async def _find(self, messenger: Messenger, claim: NoticeClaim) -> Found:
+        return await messenger.find_notice(user_id=claim.user_id, notice_id=claim.id, thread=claim.thread)
+
+    async def _post(self, messenger: Messenger, claim: NoticeClaim, change: Change) -> Result:
+        assert change.id is not None
+        if claim.kind is NoticeKind.REMINDER:
+            shown = announcement_for(change, claim.group_mask, delivery_id=claim.delivery_id)
+            return await messenger.send_reminder(
+                shown, user_id=claim.user_id, thread=claim.thread, notice_id=claim.id
+            )
+        if claim.kind is NoticeKind.REPORT:
+            report = await self.store.gap(change.id, limit=NAMES_LISTED)
+            return await messenger.send_gap_report(report, notice_id=claim.id)
+        manager = claim.user_id if claim.kind is NoticeKind.ESCALATION else None
+        reports, total = await self.store.reports_pending(change.id, manager_id=manager, limit=NAMES_LISTED)
+        if not total:
+            return Skipped(NOBODY_LEFT)
+        if manager is None:  # nobody to escalate to: the announcer hears about them instead
+            unmanaged = GapReport(change, tuple(reports), (), unmanaged_only=True, pending_total=total)
+            return await messenger.send_gap_report(unmanaged, notice_id=claim.id)
+        escalation = Escalation(change, manager, tuple(reports), total=total)
+        return await messenger.send_escalation(escalation, notice_id=claim.id)
+
+    def _delivered(self, claim: NoticeClaim, change: Change) -> datetime | None:
+        if claim.kind is not NoticeKind.REMINDER:
+            return None
+        return next_reminder(self.clock.now(), reminders_sent=claim.seq, policy=change.policy)
