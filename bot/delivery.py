@@ -46,6 +46,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 MessengerT = TypeVar("MessengerT", bound=Announcer)
 R = TypeVar("R")
+UNRECORDABLE = "internal error recording the outcome"
 RESCAN = 1.0  # seconds: how often a drain looks for workspaces whose rows fell due meanwhile
 
 
@@ -172,10 +173,31 @@ class Drain(Generic[ClaimT, MessengerT]):
             # Past this moment another worker may take the claims over: never start a send after it.
             last_send = claimed_at + self.tuning.lease - self.tuning.send_timeout
             outcomes = await asyncio.gather(*(self._deliver(claim, last_send) for claim in claims))
-            await self.queue.settle(outcomes, now=self.clock.now())
+            outcomes = await self._settle(outcomes)
             self.meter.settled(workspace=workspace, outcomes=outcomes)
             settled += len(outcomes)
         return settled
+
+    async def _settle(self, outcomes: list[Outcome[ClaimT]]) -> list[Outcome[ClaimT]]:
+        """Record a batch; if that fails, each row alone, so one row that cannot be recorded (a bug, a
+        value the database refuses) is settled as failed with the reason and the others go on."""
+        try:
+            await self.queue.settle(outcomes, now=self.clock.now())
+            return outcomes
+        except Exception:
+            log.exception("settling %d rows failed; settling them one by one", len(outcomes))
+        recorded = []
+        for outcome in outcomes:
+            try:
+                await self.queue.settle([outcome], now=self.clock.now())
+            except Exception as error:
+                log.exception(
+                    "%s %s: its outcome could not be recorded", type(outcome.claim).__name__, outcome.claim.id
+                )
+                outcome = Outcome(outcome.claim, Failed(f"{UNRECORDABLE}: {type(error).__name__}"))
+                await self.queue.settle([outcome], now=self.clock.now())
+            recorded.append(outcome)
+        return recorded
 
     def _batch(self, workspace: str) -> int:
         """As many claims as the lanes, sharing the workspace's rate as it is now, can send while the

@@ -7,6 +7,7 @@ it is sent again, so nobody gets the announcement twice.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
@@ -14,7 +15,7 @@ import pytest
 
 from bot.delivery import Dispatcher, EngineTuning
 from bot.model import Announcement, AudienceGroup, Change, ChangeState, DeliveryState
-from bot.ports import Claim, Failed, MessageRef, Outcome, Recipient, Retry, SendResult
+from bot.ports import Claim, Failed, MessageRef, Outcome, Recipient, Retry, SendResult, Sent
 from bot.rate import RateLimiter
 from tests.bot.memory import FakeMessenger, Landed, MemoryChanges, MemoryQueue
 from tests.conftest import FakeClock
@@ -387,3 +388,31 @@ async def test_one_workspaces_fan_out_never_holds_up_another_workspace(
     assert await engine.drain() == 45
     small_done = max(finished[f"US{n}"] for n in range(5))  # 5 at 50/s: about a tenth of a second
     assert small_done < 1.0 and max(finished.values()) > small_done + 0.8  # the big one took its time
+
+
+async def test_a_row_whose_outcome_cannot_be_recorded_fails_alone_and_the_rest_go_on(
+    queue: MemoryQueue,
+    changes: MemoryChanges,
+    messenger: FakeMessenger,
+    limiter: RateLimiter,
+    clock: FakeClock,
+) -> None:
+    await publish(changes, clock)  # Bob and Cat
+    settle = queue.settle
+
+    async def poisoned(outcomes: Sequence[Outcome[Claim]], *, now: datetime) -> None:
+        if any(o.claim.user_id == "UBOB" and isinstance(o.result, Sent) for o in outcomes):
+            raise OverflowError("date value out of range")  # e.g. a next-reminder time past year 9999
+        await settle(outcomes, now=now)
+
+    queue.settle = poisoned  # type: ignore[method-assign]
+    engine = dispatcher(queue, changes, messenger, limiter, clock)
+
+    assert await engine.drain() == 2
+    bob, cat = changes.delivery("UBOB"), changes.delivery("UCAT")
+    assert cat.state is DeliveryState.DELIVERED
+    assert (bob.state, bob.last_error) == (
+        DeliveryState.FAILED,
+        "internal error recording the outcome: OverflowError",
+    )
+    assert await engine.drain() == 0  # nothing stuck in flight
