@@ -16,6 +16,7 @@ from typing import TextIO
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
+from adapters.teams.package import build_package
 from bot.clock import SystemClock
 from bot.errors import ConfigError
 from realign import console, logs
@@ -189,6 +190,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("serve", help="run the web endpoints and the tick jobs in one process")
     commands.add_parser("worker", help="run the tick jobs (deliveries) without the web endpoints")
+    teams = commands.add_parser("teams-package", help="build the Teams app package (zip) to upload")
+    teams.add_argument("--output", type=Path, default=Path("."), metavar="PATH", help="zip file or folder")
+    teams.add_argument("--base-url", metavar="URL", help="Realign's public URL (valid domain, links)")
     trial = commands.add_parser("console", help="try the whole flow in a terminal, no workspace needed")
     trial.add_argument("--demo", action="store_true", help="play a scripted walk-through and exit")
     db = commands.add_parser("db", help="database maintenance").add_subparsers(
@@ -216,6 +220,15 @@ def _describe(error: DBAPIError, url: str) -> str:
     return f"cannot use the database {safe_url(url)}: {redact(reason, url=url)}"
 
 
+def _teams_package(settings: config.Settings, args: argparse.Namespace) -> int:
+    """`realign teams-package`: the zip to upload in Teams (or the Teams admin centre)."""
+    if not settings.microsoft_app_id:
+        raise ConfigError("set MICROSOFT_APP_ID (the bot's Microsoft app id) to build the Teams package")
+    path = build_package(app_id=settings.microsoft_app_id, output=args.output, base_url=args.base_url)
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -226,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("database is up to date")
         elif args.command == "directory":
             return asyncio.run(import_org_chart(settings, args))
+        elif args.command == "teams-package":
+            return _teams_package(settings, args)
         elif args.command == "console":
             return asyncio.run(console.main(settings, scripted=args.demo))
         else:

@@ -7,8 +7,11 @@ The constraints are those of https://developer.microsoft.com/json-schemas/teams/
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
+import subprocess
+import sys
 import tomllib
 import uuid
 import zipfile
@@ -200,3 +203,24 @@ def test_the_package_data_ships_the_manifest_and_icons() -> None:
     shipped = pyproject["tool"]["setuptools"]["package-data"]["adapters"]
 
     assert {"teams/manifest.json", "teams/*.png"} <= set(shipped)
+
+
+def test_the_cli_builds_the_package_from_the_app_id_setting(tmp_path: Path) -> None:
+    realign = Path(sys.executable).parent / "realign"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    missing = subprocess.run(
+        [str(realign), "teams-package"], env=env, capture_output=True, text=True, check=False
+    )
+    assert missing.returncode == 2 and "set MICROSOFT_APP_ID" in missing.stderr
+    env["MICROSOFT_APP_ID"] = "2f6a1c3e-8b4d-4e5f-9a0b-1c2d3e4f5a6b"
+    built = subprocess.run(
+        [str(realign), "teams-package", "--output", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    with zipfile.ZipFile(tmp_path / "realign-teams.zip") as package:
+        manifest = json.loads(package.read("manifest.json"))
+    assert manifest["bots"][0]["botId"] == env["MICROSOFT_APP_ID"]
