@@ -6,7 +6,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-NO_LIMIT_RATE = 100_000.0  # SLACK_POST_RATE meaning "no client-side limit"
+NO_LIMIT_RATE = 1000.0  # SLACK_POST_RATE meaning "no client-side limit": the highest it accepts
 
 
 @dataclass(frozen=True)
