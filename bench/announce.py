@@ -16,7 +16,8 @@ from datetime import date
 from typing import Any
 
 from bench.database import Probe
-from bench.slack import Reply, SignedSlack, basics_values, group_values
+from bench.slack import SignedSlack, basics_values, group_values
+from tests.fakes.slack_requests import Reply
 
 SLACK_ACK_TIMEOUT = 3.0
 DRAFT_WAIT = 300.0  # seconds a late step may take to show in the database
@@ -78,7 +79,7 @@ class Announcer:
             if views := await self.views():
                 return views[-1]
             await asyncio.sleep(VIEW_POLL)
-        return "VBENCH1"  # a fake that does not list views: any id will do
+        raise TimeoutError(f"Realign opened no modal within {VIEW_WAIT:.0f} s of /announce-change")
 
     async def publish(self) -> tuple[str, float]:
         """Walk the modal to the end; returns the change key and the publish step's round trip (s)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from sqlalchemy import text
 from bench import procs
 from bench.database import POSTGRES_SERVER
 from bot.clock import SystemClock
+from tests.fakes.standalone import SlackControl
 
 POSTGRES_DB = "realign_bench_directory"  # neither `test` nor bench.fanout's `realign_bench`
 WORKSPACE = "slack:T001"
@@ -90,62 +90,56 @@ async def run_child(db_kind: str, fake_url: str, workdir: Path) -> dict[str, Any
     return result
 
 
-async def seed(fake_url: str, n: int, *, throttle: int) -> None:
-    base = fake_url.removesuffix("api/")
-    async with aiohttp.ClientSession() as http:
-        async with http.post(base + "_fake/users", json={"count": n, "prefix": "U", "start": 0}) as answer:
-            answer.raise_for_status()
-        if throttle:  # a token bucket: `throttle` pages a second, then 429 + Retry-After: 1
-            limit = {"method": "users.list", "per_second": throttle, "retry_after": 1}
-            async with http.post(base + "_fake/config", json={"rate_limit": limit}) as answer:
-                answer.raise_for_status()
-
-
-async def stats(fake_url: str) -> dict[str, Any]:
-    url = fake_url.removesuffix("api/") + "_fake/stats"
-    async with aiohttp.ClientSession() as http, http.get(url) as answer:
-        body: dict[str, Any] = await answer.json()
-        return body
+async def seed(fake: SlackControl, n: int, *, throttle: int) -> None:
+    """N people for users.list; with `throttle`, a token bucket of that many pages a second, then 429 +
+    Retry-After: 1."""
+    await fake.add_users(n)
+    if throttle:
+        await fake.rate_limit("users.list", throttle, retry_after=1)
 
 
 async def run_parent(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="realign-bench-directory-"))
-    argv = [str(procs.PYTHON), "-m", "tests.fakes.slack_api", "--port", "0", "--latency", str(args.latency)]
-    fake = procs.spawn("fake", argv, env=dict(os.environ), logs=workdir, stdout_pipe=True)
+    fake, fake_url = await procs.start_fake(latency=args.latency, limit=None, logs=workdir)
     rows: list[dict[str, Any]] = []
     failed = False
     try:
-        assert fake.popen.stdout is not None
-        fake_url = (
-            (await asyncio.wait_for(asyncio.to_thread(fake.popen.stdout.readline), 20)).decode().strip()
-        )
-        if not fake_url.startswith("http"):
-            raise RuntimeError(f"the Slack fake did not start: {fake.log_text()[-2000:]}")
-        await seed(fake_url, args.n, throttle=args.throttle)
-        print(f"bench: fake at {fake_url} lists {args.n} people", file=sys.stderr)
-        for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
-            before = (await stats(fake_url))["calls"].get("users.list", 0)
-            child = await asyncio.create_subprocess_exec(
-                str(procs.PYTHON), "-m", "bench.directory", "--child", kind, "--fake", fake_url,
-                "--workdir", str(workdir), cwd=procs.ROOT, stdout=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            out, _ = await child.communicate()
-            if child.returncode != 0:
-                print(f"bench: the {kind} run failed (exit {child.returncode})", file=sys.stderr)
-                failed = True
-                continue
-            row = json.loads(out.decode().strip().splitlines()[-1])
-            after = await stats(fake_url)
-            row["calls"] = after["calls"].get("users.list", 0) - before
-            row["limited"] = after["rate_limited"]
-            failed |= not (row["people"] == row["active"] == args.n)
-            rows.append(row)
+        async with aiohttp.ClientSession() as http:
+            failed = await sync_each(args, SlackControl(http, fake_url), fake_url, workdir, rows)
     finally:
         await procs.stop([fake])
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     print(table(rows, n=args.n))
     return 1 if failed or not rows else 0
+
+
+async def sync_each(
+    args: argparse.Namespace, fake: SlackControl, fake_url: str, workdir: Path, rows: list[dict[str, Any]]
+) -> bool:
+    """Seed the fake, then run each database's syncs in a child process of its own, adding a row to
+    `rows` for each; whether any failed."""
+    failed = False
+    await seed(fake, args.n, throttle=args.throttle)
+    print(f"bench: fake at {fake_url} lists {args.n} people", file=sys.stderr)
+    for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+        before = (await fake.stats())["calls"].get("users.list", 0)
+        child = await asyncio.create_subprocess_exec(
+            str(procs.PYTHON), "-m", "bench.directory", "--child", kind, "--fake", fake_url,
+            "--workdir", str(workdir), cwd=procs.ROOT, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await child.communicate()
+        if child.returncode != 0:
+            print(f"bench: the {kind} run failed (exit {child.returncode})", file=sys.stderr)
+            failed = True
+            continue
+        row = json.loads(out.decode().strip().splitlines()[-1])
+        after = await fake.stats()
+        row["calls"] = after["calls"].get("users.list", 0) - before
+        row["limited"] = after["rate_limited"]
+        failed |= not (row["people"] == row["active"] == args.n)
+        rows.append(row)
+    return failed
 
 
 def table(rows: Sequence[dict[str, Any]], *, n: int) -> str:

@@ -32,7 +32,9 @@ from bench.database import TARGETED, Probe, fresh_database
 from bench.load import Interactive, InteractiveLoad, Settling, watch_settled
 from bench.procs import Proc
 from bench.report import Result, Spec, median, percentile, table
-from bench.slack import SECRET, SignedSlack
+from bench.slack import SignedSlack
+from tests.fakes.slack_requests import SECRET
+from tests.fakes.standalone import SlackControl
 
 ANNOUNCER = "UANN00000000"  # what POST /_fake/users {"prefix": "UANN", "count": 1} creates
 USERGROUP, HANDLE = "S0BENCH", "everyone"
@@ -42,33 +44,11 @@ EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Timeout)\b")
 INHERITED_PREFIXES = ("REALIGN_", "SLACK_", "MICROSOFT_", "DATABASE_URL", "PORT")
 
 
-class FakeControl:
-    """The Slack fake's control API (`/_fake/...`)."""
-
-    def __init__(self, http: aiohttp.ClientSession, api_url: str) -> None:
-        self.http = http
-        self.base = api_url.removesuffix("api/")
-
-    async def _post(self, path: str, body: dict[str, Any]) -> None:
-        async with self.http.post(self.base + path, json=body) as response:
-            response.raise_for_status()
-
-    async def seed(self, n: int) -> None:
-        """N users U00000000..., one announcer, and a user group holding the N users."""
-        await self._post("_fake/users", {"count": n, "prefix": "U", "start": 0})
-        await self._post("_fake/users", {"count": 1, "prefix": "UANN", "start": 0})
-        group = {"id": USERGROUP, "handle": HANDLE, "prefix": "U", "start": 0, "count": n}
-        await self._post("_fake/config", {"usergroup": group})
-
-    async def stats(self) -> dict[str, Any]:
-        """Call counts, DMs per user, 429s (and opened views, with bench.fake)."""
-        async with self.http.get(self.base + "_fake/stats") as response:
-            response.raise_for_status()
-            return dict(await response.json())
-
-    async def views(self) -> list[str]:
-        """Ids of the views opened so far (empty with a fake that does not say)."""
-        return list((await self.stats()).get("views") or [])
+async def seed(fake: SlackControl, n: int) -> None:
+    """N users U00000000..., one announcer, and a user group holding the N users."""
+    await fake.add_users(n)
+    await fake.add_users(1, prefix="UANN")
+    await fake.add_usergroup(USERGROUP, HANDLE, count=n)
 
 
 @dataclass
@@ -206,8 +186,8 @@ async def measure(bench: Bench, result: Result, http: aiohttp.ClientSession) -> 
     """One run from an empty workspace to the numbers: start, seed, publish, fan out, look back."""
     spec = bench.spec
     bench.fake, fake_url = await procs.start_fake(latency=spec.latency, limit=spec.limit, logs=bench.workdir)
-    fake = FakeControl(http, fake_url)
-    await fake.seed(spec.n)
+    fake = SlackControl(http, fake_url)
+    await seed(fake, spec.n)
     database_url = await asyncio.to_thread(fresh_database, spec.db, bench.workdir)
     bench.probe = Probe(database_url)
     env = realign_env(spec, database_url=database_url, fake_url=fake_url, port=procs.free_port())

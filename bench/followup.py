@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -28,12 +29,12 @@ from pathlib import Path
 
 from bench import cpu, procs
 from bench.database import Probe, fresh_database
-from bench.fanout import INHERITED_PREFIXES
+from bench.fanout import EXCEPTION_LINE, INHERITED_PREFIXES
 from bench.followup_seed import ANNOUNCER, seed_database, seed_fake, time_literal
 from bench.procs import Proc
-from bench.slack import SECRET
 from bench.waves import WAVES, Spec, Wave, WaveKind, count, posts, table
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import SECRET
 
 TOKEN = "xoxb-bench"
 POSTGRES_NAME = "realign_followup_bench"  # not bench.fanout's database, so the two can run side by side
@@ -62,8 +63,16 @@ class Run:
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def errors_logged(self) -> int:
-        return sum(proc.log_text().count(" ERROR ") for proc in self.workers)
+    def errors_logged(self) -> list[str]:
+        """Every ERROR line the workers logged so far, and the exception line that follows it, if any."""
+        found = []
+        for proc in self.workers:
+            lines = proc.log_text().splitlines()
+            for number, line in enumerate(lines):
+                if " ERROR " in line:
+                    after = [x for x in lines[number + 1 : number + 60] if EXCEPTION_LINE.match(x)][:1]
+                    found.append(line.partition(" ERROR ")[2][:80] + (f" ({after[0][:80]})" if after else ""))
+        return found
 
     def check_alive(self) -> None:
         for proc in self.workers:
@@ -188,8 +197,12 @@ async def run_wave(run: Run, kind: WaveKind, expected: frozenset[str]) -> Wave:
     wave.peak_rss_mb = max((proc.peak_rss_mb() or 0.0) for proc in run.workers)
     await tally(run, wave, kind, expected)
     wave.cpu_ms = 1000 * worker_cpu / wave.messages if wave.messages else math.nan
-    if logged := run.errors_logged() - errors:
-        wave.notes.append(f"{logged} errors logged")
+    if logged := run.errors_logged()[len(errors) :]:
+        kinds = Counter(logged).most_common(2)
+        shown = "; ".join(f"{text} x{n}" for text, n in kinds)
+        wave.notes.append(f"{len(logged)} errors logged: {shown}")
+        for text, n in Counter(logged).most_common():
+            print(f"  logged x{n}: {text}", file=sys.stderr)
     return wave
 
 

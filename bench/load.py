@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from bench.database import SETTLED, UNACKNOWLEDGED, Probe
-from bench.slack import Reply, SignedSlack
+from bench.slack import SignedSlack
+from tests.fakes.slack_requests import Reply
 
 INTERVAL = 0.05  # one interactive request every 50 ms
 PROGRESS_EVERY = 3.0

@@ -76,16 +76,21 @@ def spawn(name: str, argv: list[str], *, env: dict[str, str], logs: Path, stdout
 async def start_fake(
     *, latency: float, limit: float | None, logs: Path, within: float = 20
 ) -> tuple[Proc, str]:
-    """Start the Slack fake (bench.fake) and return it with its base URL (`http://127.0.0.1:P/api/`)."""
-    argv = [str(PYTHON), "-m", "bench.fake", "--port", "0", "--latency", str(latency)]
+    """Start the Slack fake (`python -m tests.fakes.slack_api`) and return it with its base URL
+    (`http://127.0.0.1:P/api/`); with `limit`, chat.postMessage is limited to that many a second."""
+    argv = [str(PYTHON), "-m", "tests.fakes.slack_api", "--port", "0", "--latency", str(latency)]
     if limit:
         argv += ["--rate-limit", f"chat.postMessage={limit:g}"]
     proc = spawn("fake", argv, env=dict(os.environ), logs=logs, stdout_pipe=True)
     assert proc.popen.stdout is not None
-    line = await asyncio.wait_for(asyncio.to_thread(proc.popen.stdout.readline), within)
-    url = line.decode().strip()
-    if not url.startswith("http"):
-        raise RuntimeError(f"the Slack fake did not start: {proc.log_text()[-2000:]}")
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(proc.popen.stdout.readline), within)
+        url = line.decode().strip()
+        if not url.startswith("http"):
+            raise RuntimeError(f"the Slack fake did not start: {proc.log_text()[-2000:]}")
+    except BaseException:
+        await stop([proc])
+        raise
     return proc, url
 
 

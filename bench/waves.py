@@ -176,9 +176,10 @@ def pace(name: str, times: list[float]) -> None:
     if not whole:
         return
     gap, at = max(((b - a, a - start) for a, b in pairwise(times)), default=(0.0, 0.0))
-    step = max(1, len(times) // 10)
-    cuts = times[::step] + ([times[-1]] if (len(times) - 1) % step else [])
-    tenths = " ".join(f"{step / (b - a):.0f}" if b > a else "—" for a, b in pairwise(cuts))
+    cuts = sorted({round(k * (len(times) - 1) / 10) for k in range(11)})  # message indexes
+    tenths = " ".join(
+        f"{(j - i) / (times[j] - times[i]):.0f}" if times[j] > times[i] else "—" for i, j in pairwise(cuts)
+    )
     print(
         f"  {name}: {min(whole)}..{max(whole)} messages a second, longest gap {gap:.2f} s at +{at:.0f} s;"
         f" msgs/s by tenth: {tenths}",

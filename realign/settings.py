@@ -1,4 +1,4 @@
-"""All settings, from the environment (names are the public contract, DESIGN.md §6).
+"""All settings, from the environment (names are the public contract, docs/settings.md).
 
 Built once at start-up and passed down; a bad value stops start-up with one line saying what to fix.
 """

@@ -51,7 +51,7 @@ _private_url: str | None = None
 _unreachable: str | None = None
 
 
-def _new_database(name: str) -> str:
+def new_database(name: str) -> str:
     """An empty database of this name on the PostgreSQL server (dropped first if it exists)."""
     with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -59,19 +59,19 @@ def _new_database(name: str) -> str:
     return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
 
 
-def _drop_database(url: str) -> None:
+def drop_database(url: str) -> None:
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
 
 
 def _private_database() -> str:
     """A database of this test session's own on the PostgreSQL server, so concurrent runs never meet."""
-    url = _new_database(f"realign_test_{os.getpid()}")
+    url = new_database(f"realign_test_{os.getpid()}")
     upgrade(url)
     return url
 
 
-def _postgres_url() -> str:
+def postgres_url() -> str:
     """This session's migrated PostgreSQL database, emptied for each test."""
     global _private_url, _unreachable
     if _private_url is None and _unreachable is None:
@@ -92,14 +92,14 @@ def _postgres_url() -> str:
 def _drop_private_database() -> Iterator[None]:
     yield
     if _private_url is not None:
-        _drop_database(_private_url)
+        drop_database(_private_url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database; every test using it runs once on each backend."""
     if request.param == "postgres":
-        yield _postgres_url()
+        yield postgres_url()
         return
     url = f"sqlite:///{tmp_path / 'realign.db'}"
     upgrade(url)
@@ -112,10 +112,10 @@ def bare_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'bare.db'}"
         return
-    _postgres_url()  # skips or fails as for every PostgreSQL test when the server is unreachable
-    url = _new_database(f"realign_test_{os.getpid()}_bare")
+    postgres_url()  # skips or fails as for every PostgreSQL test when the server is unreachable
+    url = new_database(f"realign_test_{os.getpid()}_bare")
     yield url
-    _drop_database(url)
+    drop_database(url)
 
 
 @pytest.fixture

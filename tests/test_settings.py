@@ -1,4 +1,4 @@
-"""Settings from the environment (DESIGN.md §6): defaults, formats, and one-line errors naming the setting."""
+"""Settings from the environment (docs/settings.md): defaults, formats, one-line errors naming the setting."""
 
 from __future__ import annotations
 

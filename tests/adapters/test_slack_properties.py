@@ -33,8 +33,8 @@ from bot.model import (
 )
 from bot.ports import ChangeSummary, PersonState, TallyRow
 from bot.status import ChangeStatus, fold
-from tests.e2e.slack_driver import typed
 from tests.e2e.test_slack_flow import basics as valid_basics
+from tests.fakes.slack_requests import typed
 
 # --- strategies ----------------------------------------------------------------------------------------
 

@@ -10,13 +10,15 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from sqlalchemy import text
 
 from realign.runtime import Runtime
 from realign.settings import Settings
 from store.db import Database
 from tests.conftest import FakeClock
-from tests.e2e.slack_driver import SECRET, SlackDriver
+from tests.e2e.slack_driver import SlackDriver
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import SECRET
 
 
 @dataclass
@@ -27,6 +29,21 @@ class Realign:
     @property
     def db(self) -> Database:
         return self.runtime.db
+
+    async def settled(self, *, within: float = 10.0) -> None:
+        """Wait until no delivery or notice is in flight. A test moves the fake clock only after this:
+        a message the fake has seen may not be settled yet, and its next reminder is timed from the
+        moment it is."""
+        in_flight = "SELECT (SELECT count(*) FROM delivery WHERE state = 'sending')"
+        in_flight += " + (SELECT count(*) FROM notice WHERE state = 'sending')"
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            async with self.db.engine.connect() as connection:
+                if not (await connection.execute(text(in_flight))).scalar_one():
+                    return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"messages still in flight after {within}s")
+            await asyncio.sleep(0.05)
 
 
 async def eventually(check: Callable[[], Any], *, within: float = 10.0) -> None:

@@ -17,8 +17,8 @@ from bot.model import AudienceGroup
 from realign.runtime import Runtime
 from store.db import Database
 from tests.conftest import count
-from tests.e2e.slack_driver import SECRET
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import SECRET
 
 ANNOUNCER = "UANN"
 EVERYONE_GROUP = "SALL"

@@ -1,61 +1,32 @@
 """Drives the real Realign HTTP app as Slack would: signed slash commands, modal submissions, clicks.
 
-Slack's side of a modal (applying `response_action: update` to the open view) is emulated here, on the
-fake's view store, so each step submits exactly the view Realign last showed.
+The payloads and their signing are tests/fakes/slack_requests.py's (the benchmark's driver uses the
+same). Slack's side of a modal (applying `response_action: update` to the open view) is emulated here,
+on the fake's view store, so each step submits exactly the view Realign last showed.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import aiohttp
-from slack_sdk.signature import SignatureVerifier
 
 from tests.fakes.slack_api import FakeSlack
-
-SECRET = "test-signing-secret"
-
-
-@dataclass
-class Reply:
-    status: int
-    body: str
-
-    def json(self) -> dict[str, Any]:
-        return dict(json.loads(self.body)) if self.body else {}
-
-
-# Element states as Slack puts them in view.state.values[block_id]["value"].
-def typed(value: str) -> dict[str, Any]:
-    return {"type": "plain_text_input", "value": value}
-
-
-def date(value: str) -> dict[str, Any]:
-    return {"type": "datepicker", "selected_date": value}
-
-
-def chosen(value: str) -> dict[str, Any]:
-    return {"type": "static_select", "selected_option": {"value": value}}
-
-
-def users(*ids: str) -> dict[str, Any]:
-    return {"type": "multi_users_select", "selected_users": list(ids)}
-
-
-def options(*values: str) -> dict[str, Any]:
-    return {"type": "multi_static_select", "selected_options": [{"value": v} for v in values]}
-
-
-def conversations(*ids: str) -> dict[str, Any]:
-    return {"type": "multi_conversations_select", "selected_conversations": list(ids)}
-
-
-def checked(*values: str) -> dict[str, Any]:
-    return {"type": "checkboxes", "selected_options": [{"value": v} for v in values]}
+from tests.fakes.slack_requests import (
+    FORM,
+    JSON,
+    SECRET,
+    Element,
+    Reply,
+    block_actions,
+    command_fields,
+    event_callback,
+    form,
+    interaction_form,
+    post_signed,
+    view_submission,
+)
 
 
 class SlackDriver:
@@ -69,7 +40,6 @@ class SlackDriver:
         self.slack = slack
         self.http = http
         self.team = team  # the workspace every request comes from
-        self.verifier = SignatureVerifier(SECRET)
 
     def of(self, team: str) -> SlackDriver:
         """The same Realign, as another workspace talks to it."""
@@ -89,47 +59,34 @@ class SlackDriver:
         sign: bool = True,
         headers: dict[str, str] | None = None,
     ) -> Reply:
-        timestamp = str(int(time.time() - age))
-        signature = self.verifier.generate_signature(timestamp=timestamp, body=body) if sign else "v0=bad"
-        all_headers = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": signature or "",
-            **(headers or {}),
-        }
-        async with self.http.post(self.events_url, data=body.encode(), headers=all_headers) as response:
-            return Reply(response.status, await response.text())
+        """POST `body` to /slack/events, signed with SECRET `age` seconds ago (unless not `sign`)."""
+        return await post_signed(
+            self.http,
+            self.events_url,
+            body,
+            content_type=content_type,
+            secret=SECRET,
+            age=age,
+            sign=sign,
+            headers=headers,
+        )
 
     def command_fields(self, user: str, command: str, text: str = "") -> dict[str, str]:
         """A slash command's fields: posted form-encoded over HTTP, an envelope's payload in Socket Mode."""
-        return {
-            "token": "legacy",
-            "team_id": self.team,
-            "team_domain": "acme",
-            "channel_id": "C0GENERAL",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": command,
-            "text": text,
-            "api_app_id": "A0REALIGN",
-            "trigger_id": f"trigger-{user}-{time.monotonic_ns()}",
-            "response_url": self.slack.response_url(f"command-{user}"),
-        }
+        response_url = self.slack.response_url(f"command-{user}")
+        return command_fields(
+            team=self.team, user=user, command=command, text=text, response_url=response_url
+        )
 
     def command_body(self, user: str, command: str, text: str = "") -> str:
-        return urlencode(self.command_fields(user, command, text))
+        return form(self.command_fields(user, command, text))
 
     async def command(self, user: str, command: str, text: str = "", **options: Any) -> Reply:
-        return await self.post(
-            self.command_body(user, command, text),
-            content_type="application/x-www-form-urlencoded",
-            **options,
-        )
+        return await self.post(self.command_body(user, command, text), content_type=FORM, **options)
 
     async def interact(self, payload: dict[str, Any], **options: Any) -> Reply:
         """Send an interaction payload (view submission, click); `submit` and `click` build them."""
-        body = urlencode({"payload": json.dumps(payload)})
-        return await self.post(body, content_type="application/x-www-form-urlencoded", **options)
+        return await self.post(interaction_form(payload), content_type=FORM, **options)
 
     def open_view(self) -> str:
         """The id of the view most recently opened by Realign."""
@@ -139,22 +96,14 @@ class SlackDriver:
         self,
         user: str,
         view_id: str,
-        values: dict[str, dict[str, Any]],
+        values: dict[str, Element],
         *,
         as_shown: dict[str, Any] | None = None,
         **options: Any,
     ) -> dict[str, Any]:
         """Submit the open view (or `as_shown`, a copy taken earlier, to replay a submission)."""
-        view = as_shown or self.views[view_id]
-        state = {"values": {block: {"value": element} for block, element in values.items()}}
-        payload = {
-            "type": "view_submission",
-            "team": {"id": self.team},
-            "user": {"id": user, "team_id": self.team},
-            "api_app_id": "A0REALIGN",
-            "trigger_id": "trigger-submit",
-            "view": {**view, "id": view_id, "team_id": self.team, "state": state, "hash": "h"},
-        }
+        view = {**(as_shown or self.views[view_id]), "id": view_id}
+        payload = view_submission(team=self.team, user=user, view=view, values=values)
         reply = await self.interact(payload, **options)
         assert reply.status == 200, reply
         answer = reply.json()
@@ -163,6 +112,7 @@ class SlackDriver:
         return answer
 
     async def click(self, user: str, message: dict[str, Any], *, action_id: str) -> Reply:
+        """`user` clicks the button `action_id` of `message` (as the fake holds it)."""
         button = next(
             element
             for block in message["blocks"]
@@ -170,29 +120,13 @@ class SlackDriver:
             for element in block["elements"]
             if element["action_id"] == action_id
         )
-        payload = {
-            "type": "block_actions",
-            "team": {"id": self.team},
-            "user": {"id": user, "team_id": self.team},
-            "api_app_id": "A0REALIGN",
-            "trigger_id": "trigger-click",
-            "container": {"type": "message", "channel_id": f"D{user}", "message_ts": message["ts"]},
-            "channel": {"id": f"D{user}"},
-            "message": message,
-            "response_url": self.slack.response_url(f"click-{user}"),
-            "actions": [{**button, "block_id": "realign.respond", "action_ts": str(time.time())}],
-        }
+        response_url = self.slack.response_url(f"click-{user}")
+        payload = block_actions(
+            team=self.team, user=user, message=message, button=button, response_url=response_url
+        )
         return await self.interact(payload)
 
     async def event(self, event: dict[str, Any], **options: Any) -> Reply:
         """An Events API callback from this workspace (e.g. `{"type": "app_uninstalled"}`)."""
-        body = {
-            "token": "legacy",
-            "team_id": self.team,
-            "api_app_id": "A0REALIGN",
-            "type": "event_callback",
-            "event_id": f"Ev{time.monotonic_ns()}",
-            "event_time": int(time.time()),
-            "event": event,
-        }
-        return await self.post(json.dumps(body), content_type="application/json", **options)
+        body = event_callback(team=self.team, event=event)
+        return await self.post(json.dumps(body), content_type=JSON, **options)

@@ -12,8 +12,9 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.slack_driver import Reply, SlackDriver
+from tests.e2e.slack_driver import SlackDriver
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import Reply
 from tests.fakes.slack_socket import Ack, FakeSocketMode
 
 WAIT_FOR_ACK = 10.0  # seconds; how fast acks came is asserted on `Ack.seconds`, not by timing out

@@ -13,7 +13,7 @@ import pytest
 from bot.clock import SystemClock
 from bot.delivery import EngineTuning
 from realign.runtime import Runtime
-from tests.conftest import _postgres_url, count
+from tests.conftest import count, postgres_url
 from tests.e2e.conftest import Realign, eventually, settings
 from tests.e2e.engine import Worker, all_settled, publish_to_everyone, staff, unsettled, worker_env
 from tests.e2e.test_slack_flow import ANNOUNCER, announce, seed
@@ -120,7 +120,7 @@ async def test_a_worker_killed_mid_fanout_again_and_again_sends_everyone_exactly
 
 
 async def test_three_workers_share_one_change_on_postgresql(slack: FakeSlack) -> None:
-    database_url = _postgres_url()
+    database_url = postgres_url()
     runtime = Runtime(settings(database_url, slack), clock=SystemClock())
     await runtime.open()
     try:

@@ -15,9 +15,9 @@ from realign.runtime import Runtime
 from tests.conftest import FakeClock
 from tests.e2e.conftest import Realign, eventually, settings
 from tests.e2e.engine import publish_to_everyone, staff
-from tests.e2e.slack_driver import chosen, typed
 from tests.e2e.test_slack_flow import ANNOUNCER, EVERYONE, announce, seed
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import chosen, typed
 
 MANAGERS = {"U1": "UM1", "U2": "UM1", "U3": "UM1", "U4": "UM2", "U5": "UM2"}  # U6 has no manager on record
 
@@ -61,10 +61,11 @@ async def test_reminders_escalations_and_the_gap_report(
     for user in ("U1", "U4"):
         await realign.slack.click(user, delivered[user], action_id="realign.acknowledge")
     await eventually(lambda: all("Acknowledged" in str(slack.dms_to(u)[0]["blocks"]) for u in ("U1", "U4")))
-
+    await realign.settled()
     clock.advance(seconds=5)  # first reminder due
     pending = ["U2", "U3", "U5", "U6"]
     await eventually(lambda: all(len(slack.dms_to(u)) == 2 for u in pending))
+    await realign.settled()
     reminder = slack.dms_to("U2")[1]
     assert reminder["thread_ts"] == delivered["U2"]["ts"] and reminder["text"].startswith("Reminder")
     assert len(slack.dms_to("U1")) == 1 and len(slack.dms_to("U4")) == 1  # acknowledged: no reminder
@@ -72,6 +73,7 @@ async def test_reminders_escalations_and_the_gap_report(
     await realign.slack.click("U3", delivered["U3"], action_id="realign.acknowledge")  # acknowledges late
     clock.advance(seconds=5)  # second reminder due
     await eventually(lambda: all(len(slack.dms_to(u)) == 3 for u in ("U2", "U5", "U6")))
+    await realign.settled()
     clock.advance(seconds=5)  # past escalate_after (12s); no third reminder (the policy says two)
     await eventually(lambda: slack.dms_to("UM1") and slack.dms_to("UM2"))
     await eventually(lambda: any("no manager on record" in t for t in texts(slack, ANNOUNCER)))

@@ -14,9 +14,9 @@ from sqlalchemy import text
 
 from tests.conftest import FakeClock, count
 from tests.e2e.conftest import Realign, eventually
-from tests.e2e.slack_driver import chosen, typed
 from tests.e2e.test_slack_flow import EVERYONE, announce, seed
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import chosen, typed
 
 
 @pytest.fixture
@@ -41,6 +41,7 @@ async def test_acknowledging_from_a_reminder_updates_the_announcement_too(
     seed(slack)
     await announce(realign, remind_after=typed("1h"), reminders=chosen("1"))
     await eventually(lambda: all(len(slack.dms_to(u)) == 1 for u in EVERYONE))
+    await realign.settled()
     clock.advance(hours=1)
     await eventually(lambda: len(slack.dms_to("U2")) == 2)
     reminder = slack.dms_to("U2")[1]
@@ -59,6 +60,7 @@ async def test_a_reminder_that_fails_for_good_ends_that_persons_reminders(
     seed(slack)
     await announce(realign, remind_after=typed("1h"), reminders=chosen("3"))
     await eventually(lambda: all(len(slack.dms_to(u)) == 1 for u in EVERYONE))
+    await realign.settled()
     slack.add_user("U2", name="Person U2", deleted=True)  # deactivated after the announcement
     clock.advance(hours=1)
     await eventually(lambda: all(len(slack.dms_to(u)) == 2 for u in EVERYONE if u != "U2"))
@@ -92,6 +94,7 @@ async def test_reminders_wait_for_each_recipients_working_week(
     clock.current = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)  # Friday 15:00 in London, 10:00 in New York
     await announce(realign, remind_after=typed("4h"), reminders=chosen("1"))
     await eventually(lambda: all(len(slack.dms_to(u)) == 1 for u in EVERYONE))
+    await realign.settled()
     clock.advance(hours=4)  # Friday 19:00 London (after hours), 14:00 in New York (working)
     await eventually(lambda: len(slack.dms_to("U5")) == 2)
     london = [u for u in EVERYONE if u != "U5"]
@@ -113,6 +116,7 @@ async def test_the_manager_escalated_to_sees_the_person_in_status(
     await realign.runtime.slack.directory.sync()
     key = await announce(realign, escalate_after=typed("1h"), reminders=chosen("0"))
     await eventually(lambda: all(len(slack.dms_to(u)) == 1 for u in EVERYONE))
+    await realign.settled()
     async with realign.db.transaction() as session:  # the org chart is imported after publishing
         await session.execute(text("UPDATE person SET manager_id = 'UM1' WHERE user_id IN ('U1', 'U2')"))
     clock.advance(hours=1)

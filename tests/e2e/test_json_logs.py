@@ -17,10 +17,11 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import Realign
-from tests.e2e.slack_driver import SECRET, SlackDriver
+from tests.e2e.slack_driver import SlackDriver
 from tests.e2e.test_first_start import ROOT, free_port
 from tests.e2e.test_slack_flow import announce, basics, seed
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import SECRET
 
 
 async def wait_until_up(http: aiohttp.ClientSession, url: str, process: asyncio.subprocess.Process) -> None:

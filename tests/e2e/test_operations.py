@@ -23,7 +23,7 @@ from bot.clock import SystemClock
 from realign.runtime import Runtime
 from realign.settings import Settings
 from store.migrate import upgrade
-from tests.conftest import FakeClock, _drop_database, _new_database, _postgres_url
+from tests.conftest import FakeClock, drop_database, new_database, postgres_url
 from tests.e2e.conftest import Realign, settings
 from tests.e2e.engine import publish_to_everyone, staff
 from tests.e2e.test_slack_flow import EVERYONE, announce, seed
@@ -175,8 +175,8 @@ async def test_healthz_shows_when_each_engine_job_last_ran(realign: Realign) -> 
 
 
 async def test_healthz_answers_503_once_the_database_is_gone(tmp_path: Any) -> None:
-    _postgres_url()  # skips (or fails, in CI) as every PostgreSQL test does when the server is unreachable
-    url = _new_database(f"realign_test_{os.getpid()}_gone")
+    postgres_url()  # skips (or fails, in CI) as every PostgreSQL test does when the server is unreachable
+    url = new_database(f"realign_test_{os.getpid()}_gone")
     upgrade(url)
     runtime = Runtime(Settings(DATABASE_URL=url), migrate=False)  # type: ignore[call-arg]
     await runtime.open()
@@ -187,7 +187,7 @@ async def test_healthz_answers_503_once_the_database_is_gone(tmp_path: Any) -> N
         async with aiohttp.ClientSession() as http:
             status, body = await health(http, base_url)
             assert status == 200 and body["database"] == "ok" and body["slack"] == "off", body
-            _drop_database(url)  # WITH (FORCE): the pool's connections are cut too
+            drop_database(url)  # WITH (FORCE): the pool's connections are cut too
             status, body = await health(http, base_url)
             assert status == 503, body
             assert body["database"] == "unreachable" and body["status"] == "degraded"
@@ -197,4 +197,4 @@ async def test_healthz_answers_503_once_the_database_is_gone(tmp_path: Any) -> N
     finally:
         await server.close()
         await runtime.close()
-        _drop_database(url)
+        drop_database(url)

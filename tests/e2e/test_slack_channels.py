@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from bot import copy
 from tests.e2e.conftest import Realign
-from tests.e2e.slack_driver import conversations, typed
 from tests.e2e.test_slack_flow import ANNOUNCER, basics, seed
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import conversations, typed
 
 
 async def test_a_private_channel_realign_is_not_in_is_refused_inline(

@@ -8,8 +8,8 @@ from typing import Any
 
 from tests.conftest import count
 from tests.e2e.conftest import Realign, eventually
-from tests.e2e.slack_driver import checked, chosen, conversations, date, options, typed, users
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import checked, chosen, conversations, date, options, typed, users
 
 ANNOUNCER = "UANN"
 SUPPORT = ["U1", "U2", "U3", "U4"]  # U3, U4 via the @support user group

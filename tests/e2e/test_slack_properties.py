@@ -22,9 +22,9 @@ from store.db import Database
 from tests.adapters.test_slack_properties import BASICS_BLOCKS, GROUP_BLOCKS, ODD, json_values, metadata
 from tests.conftest import count
 from tests.e2e.conftest import Realign
-from tests.e2e.slack_driver import typed, users
 from tests.e2e.test_slack_flow import ANNOUNCER, seed
 from tests.e2e.test_slack_flow import basics as valid_basics
+from tests.fakes.slack_requests import typed, users
 
 HANDLER_SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -12,9 +12,9 @@ import pytest
 from bot import copy
 from tests.conftest import count
 from tests.e2e.conftest import Realign, eventually
-from tests.e2e.slack_driver import typed, users
 from tests.e2e.test_slack_flow import ANNOUNCER, announce, basics, seed
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import typed, users
 
 
 async def test_bad_signature_and_stale_timestamp_get_401_and_change_nothing(

@@ -22,9 +22,10 @@ from realign.settings import Settings
 from store.db import Database
 from tests.conftest import FakeClock, count
 from tests.e2e.conftest import Realign, eventually
-from tests.e2e.slack_driver import SECRET, SlackDriver, typed, users
+from tests.e2e.slack_driver import SlackDriver
 from tests.e2e.test_slack_flow import basics
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_requests import SECRET, typed, users
 
 CLIENT_ID, CLIENT_SECRET = "1111.2222", "client-secret-for-tests"
 T1, T2 = "T001", "T002"
@@ -260,6 +261,7 @@ async def test_an_uninstall_stops_deliveries_and_follow_up_there(
     slack.error("chat.postMessage", "internal_error", when=lambda p: "U9" in str(p.get("channel")))
     key, _ = await announce(two, many.db, to=["U1", "U9"], remind_after=typed("5s"))
     await eventually(lambda: len(slack.dms_to("U1", team=T2)) == 1)
+    await many.settled()
     change = key.split("-")[1]
     clock.advance(hours=9)  # 18:00: U1's reminder is due, but waits for their morning
     waiting_notice = f"SELECT count(*) FROM notice WHERE change_id = {change} AND state = 'queued'"

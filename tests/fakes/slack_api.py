@@ -2,7 +2,10 @@
 
 The product reaches it only through `AsyncWebClient(base_url=fake.url)`, so it answers as Slack does
 on the wire: 200 + `{"ok": ...}`, 429 + `Retry-After`, bare HTML pages for injected 5xx.
-Standalone: `python -m tests.fakes.slack_api --port 0 [--latency S] [--rate-limit METHOD=PER_SECOND]`.
+Standalone (the benchmarks run it so, and reach it through tests.fakes.standalone.SlackControl):
+`python -m tests.fakes.slack_api --port 0 [--latency S] [--token T] [--rate-limit METHOD=PER_SECOND]`;
+the first stdout line is the base URL. Its control API: `POST /_fake/users` (users in bulk),
+`POST /_fake/config` (latency, a rate limit, a user group of bulk users), `GET /_fake/stats`.
 """
 
 from __future__ import annotations
@@ -13,17 +16,17 @@ import base64
 import contextlib
 import json
 import random
-import signal
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.slack_state import Message, Params, SlackError, Workspace
+from tests.fakes.slack_state import Message, Params, SlackError, Workspace, bulk_ids
+from tests.fakes.standalone import serve_until_signalled
 
 # Fields that form-encoded posts carry as JSON strings.
 JSON_FIELDS = ("blocks", "metadata", "view")
@@ -289,10 +292,13 @@ class FakeSlack:
         return self.url.replace("/api/", f"/_response/{key}")
 
     def stats(self) -> dict[str, Any]:
+        """What `GET /_fake/stats` answers: calls by method, DMs per user, 429s, and the ids of the views
+        opened (oldest first: a driver in another process submits the modal Realign opened by its id)."""
         return {
             "calls": dict(self.call_counts),
             "dm_counts": self.workspace.dm_counts(),
             "rate_limited": self.rate_limited,
+            "views": list(self.views),
         }
 
     # --- fault injection ---------------------------------------------------------------------------
@@ -450,6 +456,9 @@ class FakeSlack:
 
     async def _configure(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if group := body.get("usergroup"):  # members: the ids /_fake/users gives the same numbers
+            start, count = int(group.get("start", 0)), int(group["count"])
+            self.add_usergroup(group["id"], group["handle"], bulk_ids(group.get("prefix", "U"), start, count))
         if "latency" in body:
             self.latency = float(body["latency"])
         if limit := body.get("rate_limit"):
@@ -490,32 +499,30 @@ def _http_error(status: int) -> web.Response:
     return web.Response(status=status, text=page, content_type="text/html")
 
 
-def _parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The standalone fake's command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fakes.slack_api", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every call")
     parser.add_argument("--token", default=None, help="bot token to require (default: accept any)")
     parser.add_argument(
         "--rate-limit", action="append", default=[], metavar="METHOD=PER_SECOND", help="repeatable"
     )
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-async def _serve(args: argparse.Namespace) -> None:
+def standalone(args: argparse.Namespace) -> FakeSlack:
+    """The fake the command line describes (not started), recording counts but not every call."""
     fake = FakeSlack(token=args.token, record_calls=False)
     fake.latency = args.latency
     for spec in args.rate_limit:
         method, _, per_second = spec.partition("=")
         fake.rate_limit(method, float(per_second))
-    await fake.start(port=args.port)
-    print(fake.url, flush=True)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
-    await fake.stop()
+    return fake
 
 
 if __name__ == "__main__":
-    asyncio.run(_serve(_parse_args()))
+    arguments = parse_args()
+    asyncio.run(serve_until_signalled(standalone(arguments), port=arguments.port))

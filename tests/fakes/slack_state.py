@@ -28,6 +28,11 @@ Params = dict[str, Any]
 Message = dict[str, Any]
 
 
+def bulk_ids(prefix: str, start: int, count: int) -> list[str]:
+    """The ids of users added in bulk: `U00000000`, `U00000001`, ... (prefix, then eight digits)."""
+    return [f"{prefix}{n:08d}" for n in range(start, start + count)]
+
+
 class SlackError(Exception):
     """Slack's `{"ok": false, "error": code}` answer."""
 
@@ -118,8 +123,8 @@ class Workspace:
 
     def add_users(self, count: int, *, prefix: str = "U", start: int = 0, tz: str = "Europe/London") -> int:
         """Add `count` users `U00000000`, `U00000001`, ... in bulk (for benchmarks); returns `count`."""
-        for n in range(start, start + count):
-            self.add_user(f"{prefix}{n:08d}", tz=tz)
+        for user_id in bulk_ids(prefix, start, count):
+            self.add_user(user_id, tz=tz)
         return count
 
     def add_usergroup(self, group_id: str, handle: str, users: list[str], *, name: str | None = None) -> None:

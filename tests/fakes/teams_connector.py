@@ -15,16 +15,17 @@ import base64
 import hashlib
 import json
 import random
-import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.standalone import serve_until_signalled
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 DEFAULT_TENANT = "9f1c2e34-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
@@ -709,31 +710,29 @@ def _error(
     return web.json_response(body, status=status, headers=headers)
 
 
-def _parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The standalone fake's command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fakes.teams_connector", description=(__doc__ or "").splitlines()[0]
+    )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every call")
     parser.add_argument("--token", default=None, help="bearer token to require (default: accept any)")
     parser.add_argument("--users", type=int, default=0, help="users 29:user-00000... to seed")
     parser.add_argument("--rate-limit", type=float, default=None, metavar="PER_SECOND", help="per tenant")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-async def _serve(args: argparse.Namespace) -> None:
+def standalone(args: argparse.Namespace) -> FakeConnector:
+    """The fake the command line describes (not started), recording counts but not every call."""
     fake = FakeConnector(token=args.token, record_calls=False)
     fake.latency = args.latency
     fake.add_users(args.users)
     if args.rate_limit:
         fake.rate_limit(args.rate_limit)
-    await fake.start(port=args.port)
-    print(fake.url, flush=True)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    await stopping.wait()
-    await fake.stop()
+    return fake
 
 
 if __name__ == "__main__":
-    asyncio.run(_serve(_parse_args()))
+    arguments = parse_args()
+    asyncio.run(serve_until_signalled(standalone(arguments), port=arguments.port))

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.standalone import SlackControl
 
 pytestmark = pytest.mark.asyncio
 
@@ -275,7 +276,9 @@ async def test_post_ephemeral_is_recorded(slack: FakeSlack, client: AsyncWebClie
     assert slack.messages_in("C1") == []
 
 
-async def test_standalone_cli_prints_its_url_and_serves_stats() -> None:
+async def test_standalone_cli_serves_what_a_benchmark_needs() -> None:
+    """Run as a process of its own (as the benchmarks run it), the fake prints its URL, takes users and a
+    user group of them through the control API, and reports calls, DMs and opened views."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -290,17 +293,24 @@ async def test_standalone_cli_prints_its_url_and_serves_stats() -> None:
     try:
         assert process.stdout is not None
         url = (await asyncio.wait_for(process.stdout.readline(), timeout=10)).decode().strip()
-        root = url.removesuffix("/api/")
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"{root}/_fake/users", json={"count": 3}) as response:
-                assert (await response.json())["created"] == 3
+            control = SlackControl(http, url)
+            assert await control.add_users(3) == 3
+            await control.add_usergroup("S0ALL", "everyone", count=2, start=1)
             client = AsyncWebClient(token="any", base_url=url, session=http, retry_handlers=[])
             await client.chat_postMessage(channel="U00000001", text="hi")
-            async with http.get(f"{root}/_fake/stats") as response:
-                stats = await response.json()
+            members = await client.usergroups_users_list(usergroup="S0ALL")
+            opened = await client.views_open(trigger_id="t", view={"type": "modal", "blocks": []})
+            stats = await control.stats()
     finally:
         process.terminate()
         assert await asyncio.wait_for(process.wait(), timeout=10) == 0
 
     assert url.startswith("http://127.0.0.1:") and url.endswith("/api/")
-    assert stats == {"calls": {"chat.postMessage": 1}, "dm_counts": {"U00000001": 1}, "rate_limited": 0}
+    assert members["users"] == ["U00000001", "U00000002"]
+    assert stats == {
+        "calls": {"chat.postMessage": 1, "usergroups.users.list": 1, "views.open": 1},
+        "dm_counts": {"U00000001": 1},
+        "rate_limited": 0,
+        "views": [opened["view"]["id"]],
+    }

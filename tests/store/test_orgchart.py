@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.model import Person
-from realign.cli import import_org_chart
+from realign.orgchart_import import import_org_chart
 from realign.settings import Settings
 from store.db import Database
 from store.orgchart import OrgChartError
