@@ -81,8 +81,11 @@ class Policy:
 
 @dataclass(frozen=True)
 class MessageRef:
-    channel: str
-    ts: str
+    """Where a sent message is, on any platform: its conversation (a Slack DM channel, a Teams 1:1
+    conversation, a console inbox) and its id there (Slack's `ts`, a Teams activity id)."""
+
+    conversation: str
+    id: str
 
 
 @dataclass

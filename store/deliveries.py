@@ -60,8 +60,8 @@ def _params(outcome: Outcome, now: datetime) -> dict[str, Any]:
     params: dict[str, Any] = {"s_id": outcome.claim.delivery_id, "s_attempt": outcome.claim.attempt}
     if isinstance(result, Sent):
         params |= {
-            "s_channel": result.ref.channel,
-            "s_ts": result.ref.ts,
+            "s_channel": result.ref.conversation,
+            "s_ts": result.ref.id,
             "s_now": now,
             "s_remind": outcome.remind_at,
         }

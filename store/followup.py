@@ -398,8 +398,8 @@ def _values(outcome: Outcome[NoticeClaim], now: datetime) -> dict[str, Any]:
             "due_at": None,
             "unsure": False,
             "last_error": None,
-            "channel": result.ref.channel,
-            "ts": result.ref.ts,
+            "channel": result.ref.conversation,
+            "ts": result.ref.id,
             "sent_at": now,
         }
     if isinstance(result, Failed | Skipped):

@@ -71,14 +71,14 @@ class ConsoleMessenger:
     ) -> Sent:
         self._sent += 1
         inbox = self.inboxes.setdefault(user_id, [])
-        ref = MessageRef(channel=f"console:{user_id}", ts=str(self._sent))
+        ref = MessageRef(conversation=f"console:{user_id}", id=str(self._sent))
         message = Message(len(inbox) + 1, user_id, kind, body, self.clock.now(), ref, thread, notice_id)
         inbox.append(message)
         self._arrived.append(message)
         return Sent(ref)
 
     def _at(self, ref: MessageRef) -> Message | None:
-        return next((m for m in self.inbox(ref.channel.removeprefix("console:")) if m.ref == ref), None)
+        return next((m for m in self.inbox(ref.conversation.removeprefix("console:")) if m.ref == ref), None)
 
     async def send_announcement(self, announcement: Announcement, *, user_id: str) -> SendResult:
         return self._file(user_id, Kind.ANNOUNCEMENT, announcement)

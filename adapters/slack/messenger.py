@@ -203,7 +203,7 @@ class SlackMessenger:
         text, blocks = render.reminder_text(announcement), render.reminder(announcement)
         if thread is not None:
             result = await self._post(
-                thread.channel, text=text, blocks=blocks, thread_ts=thread.ts, notice_id=notice_id
+                thread.conversation, text=text, blocks=blocks, thread_ts=thread.id, notice_id=notice_id
             )
             if not (isinstance(result, Failed) and result.reason in THREAD_GONE):
                 return result
@@ -254,7 +254,7 @@ class SlackMessenger:
         """The message with our metadata `event` and payload[key] == value: in the thread, else the DM."""
         places: list[tuple[str, dict[str, Any]]] = []
         if thread is not None:
-            places.append((thread.channel, {"ts": thread.ts}))
+            places.append((thread.conversation, {"ts": thread.id}))
         dm = await self._dm(user_id)
         if isinstance(dm, Retry):
             return dm
@@ -280,16 +280,16 @@ class SlackMessenger:
 
     async def update_announcement(self, ref: MessageRef, announcement: Announcement) -> None:
         await self.client.chat_update(
-            channel=ref.channel,
-            ts=ref.ts,
+            channel=ref.conversation,
+            ts=ref.id,
             text=render.announcement_text(announcement),
             blocks=render.announcement(announcement),
         )
 
     async def update_reminder(self, ref: MessageRef, announcement: Announcement) -> None:
         await self.client.chat_update(
-            channel=ref.channel,
-            ts=ref.ts,
+            channel=ref.conversation,
+            ts=ref.id,
             text=render.reminder_text(announcement),
             blocks=render.reminder(announcement),
         )

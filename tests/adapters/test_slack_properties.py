@@ -150,7 +150,7 @@ def test_a_button_value_is_an_id_or_refused(action: Any) -> None:
 @given(json_values | st.fixed_dictionaries({}, optional={"user": json_values, "container": json_values}))
 def test_who_clicked_and_where_is_read_or_refused(body: Any) -> None:
     ref = translate.clicked_message(body)
-    assert ref is None or (isinstance(ref.channel, str) and isinstance(ref.ts, str))
+    assert ref is None or (isinstance(ref.conversation, str) and isinstance(ref.id, str))
     try:
         assert isinstance(translate.user_id(body), str)
     except InvalidInput as error:

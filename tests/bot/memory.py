@@ -320,4 +320,4 @@ class FakeMessenger:
         return None
 
     async def update_announcement(self, ref: MessageRef, announcement: Announcement) -> None:
-        self.dms[ref.channel.removeprefix("D-")][int(ref.ts.split(".")[0]) - 1] = announcement
+        self.dms[ref.conversation.removeprefix("D-")][int(ref.id.split(".")[0]) - 1] = announcement

@@ -99,7 +99,7 @@ async def test_every_recipient_gets_one_dm_with_what_it_means_for_them(
         clock.now(),
         None,
     )
-    assert bob.ref is not None and bob.ref.channel == "D-UBOB"
+    assert bob.ref is not None and bob.ref.conversation == "D-UBOB"
 
 
 async def test_draining_again_sends_nothing_more(
