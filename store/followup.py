@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -267,40 +267,28 @@ class SqlFollowUp:
         )
 
     async def settle(self, outcomes: Sequence[Outcome[NoticeClaim]], *, now: datetime) -> None:
+        """Record a batch in a few statements (one per kind of outcome), fenced by each claim's attempt;
+        only the outcomes still this worker's are recorded and audited."""
         async with self.db.transaction() as session:
-            events = []
-            for outcome in outcomes:
-                if await self._settle(session, outcome, now):
-                    events.extend(_audit(outcome, now))
-            await audit.write(session, events)
+            ours = await self._still_ours(session, outcomes)
+            for statement, params in _settling(ours, now):
+                await session.execute(statement, params)
+            await audit.write(session, [event for outcome in ours for event in _audit(outcome, now)])
 
-    async def _settle(self, session: AsyncSession, outcome: Outcome[NoticeClaim], now: datetime) -> bool:
-        """Record one outcome, fenced by its claim's attempt; whether it was still this worker's."""
-        claim, result = outcome.claim, outcome.result
-        fence = and_(
-            col(Notice.id) == claim.id, col(Notice.attempts) == claim.attempt, col(Notice.state) == "sending"
+    async def _still_ours(
+        self, session: AsyncSession, outcomes: Sequence[Outcome[NoticeClaim]]
+    ) -> list[Outcome[NoticeClaim]]:
+        """The outcomes whose notice is still sending under their claim's attempt; the others were taken
+        over by another worker. On PostgreSQL the rows stay locked until the batch is recorded."""
+        if not outcomes:
+            return []
+        held = select(col(Notice.id), col(Notice.attempts)).where(
+            col(Notice.id).in_([o.claim.id for o in outcomes]), col(Notice.state) == "sending"
         )
-        values = _values(outcome, now)
-        done = await session.execute(update(Notice).where(fence).values(**values).returning(col(Notice.id)))
-        if done.scalar() is None:
-            return False  # superseded: another worker holds this notice now
-        if claim.kind is NoticeKind.REMINDER and claim.delivery_id is not None:
-            if isinstance(result, Sent):
-                await session.execute(
-                    update(Delivery)
-                    .where(col(Delivery.id) == claim.delivery_id, col(Delivery.reminders_sent) < claim.seq)
-                    .values(
-                        reminders_sent=claim.seq,
-                        remind_at=case(
-                            (col(Delivery.acknowledged_at).is_(None), literal(outcome.remind_at, UTCDateTime))
-                        ),
-                    )
-                )
-            elif isinstance(result, Failed):  # unreachable: no more reminders for this person
-                await session.execute(
-                    update(Delivery).where(col(Delivery.id) == claim.delivery_id).values(remind_at=None)
-                )
-        return True
+        if not self.db.is_sqlite:
+            held = held.with_for_update()
+        attempts = {notice_id: attempt for notice_id, attempt in (await session.execute(held)).all()}
+        return [o for o in outcomes if attempts.get(o.claim.id) == o.claim.attempt]
 
     # --- what the messages list ---------------------------------------------------------------------
 
@@ -390,32 +378,88 @@ def _claim(row: Any) -> NoticeClaim:
     )
 
 
-def _values(outcome: Outcome[NoticeClaim], now: datetime) -> dict[str, Any]:
-    result, claim = outcome.result, outcome.claim
-    if isinstance(result, Sent):
-        return {
-            "state": "sent",
-            "due_at": None,
-            "unsure": False,
-            "last_error": None,
-            "channel": result.ref.conversation,
-            "ts": result.ref.id,
-            "sent_at": now,
-        }
-    if isinstance(result, Failed | Skipped):
-        state = "failed" if isinstance(result, Failed) else "skipped"
-        return {"state": state, "due_at": None, "last_error": result.reason}
-    if isinstance(result, Deferred):  # not this attempt's fault: it uses up no attempt
-        return {"state": "queued", "due_at": result.until, "attempts": claim.attempt - 1}
-    assert isinstance(result, Retry)
-    attempts = claim.attempt - 1 if result.rate_limited else claim.attempt
-    return {
+_FENCE = (
+    (NOTICE.c.id == bindparam("s_id"))
+    & (NOTICE.c.attempts == bindparam("s_attempt"))
+    & (NOTICE.c.state == "sending")
+)
+_SETTLE: dict[type, dict[str, Any]] = {
+    Sent: {
+        "state": "sent",
+        "due_at": None,
+        "unsure": False,
+        "last_error": None,
+        "channel": bindparam("s_channel"),
+        "ts": bindparam("s_ts"),
+        "sent_at": bindparam("s_now"),
+    },
+    Failed: {"state": "failed", "due_at": None, "last_error": bindparam("s_error")},
+    Skipped: {"state": "skipped", "due_at": None, "last_error": bindparam("s_error")},
+    # A deferral is not this attempt's fault, and a 429 is the workspace's: neither uses up an attempt.
+    Deferred: {"state": "queued", "due_at": bindparam("s_due"), "attempts": bindparam("s_attempts")},
+    Retry: {
         "state": "queued",
-        "due_at": outcome.retry_at or now,
-        "attempts": attempts,
-        "unsure": result.unsure,
-        "last_error": result.reason,
+        "due_at": bindparam("s_due"),
+        "attempts": bindparam("s_attempts"),
+        "unsure": bindparam("s_unsure"),
+        "last_error": bindparam("s_error"),
+    },
+}
+DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
+# A reminder sent counts on its delivery and sets the next one (none once acknowledged meanwhile)...
+_REMINDED = (
+    update(DELIVERY)
+    .where((DELIVERY.c.id == bindparam("s_delivery")) & (DELIVERY.c.reminders_sent < bindparam("s_seq")))
+    .values(
+        reminders_sent=bindparam("s_seq"),
+        remind_at=case((DELIVERY.c.acknowledged_at.is_(None), bindparam("s_remind", type_=UTCDateTime()))),
+    )
+)
+# ... and one that failed for good ends that person's reminders.
+_UNREACHABLE = update(DELIVERY).where(DELIVERY.c.id == bindparam("s_delivery")).values(remind_at=None)
+
+
+def _params(outcome: Outcome[NoticeClaim], now: datetime) -> dict[str, Any]:
+    result, claim = outcome.result, outcome.claim
+    params: dict[str, Any] = {"s_id": claim.id, "s_attempt": claim.attempt}
+    if isinstance(result, Sent):
+        return params | {"s_channel": result.ref.conversation, "s_ts": result.ref.id, "s_now": now}
+    if isinstance(result, Failed | Skipped):
+        return params | {"s_error": result.reason}
+    if isinstance(result, Deferred):
+        return params | {"s_due": result.until, "s_attempts": claim.attempt - 1}
+    assert isinstance(result, Retry), result
+    attempts = claim.attempt - 1 if result.rate_limited else claim.attempt
+    return params | {
+        "s_due": outcome.retry_at or now,
+        "s_attempts": attempts,
+        "s_unsure": result.unsure,
+        "s_error": result.reason,
     }
+
+
+def _settling(
+    outcomes: Sequence[Outcome[NoticeClaim]], now: datetime
+) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """The statements that record a batch, each with its rows' parameters (run as executemany)."""
+    statements: list[tuple[Any, list[dict[str, Any]]]] = []
+    for kind, values in _SETTLE.items():
+        params = [_params(o, now) for o in outcomes if type(o.result) is kind]
+        if params:
+            statements.append((update(NOTICE).where(_FENCE).values(**values), params))
+    reminders = [
+        o for o in outcomes if o.claim.kind is NoticeKind.REMINDER and o.claim.delivery_id is not None
+    ]
+    reminded = [
+        {"s_delivery": o.claim.delivery_id, "s_seq": o.claim.seq, "s_remind": o.remind_at}
+        for o in reminders
+        if isinstance(o.result, Sent)
+    ]
+    unreachable = [{"s_delivery": o.claim.delivery_id} for o in reminders if isinstance(o.result, Failed)]
+    statements += [
+        (stmt, params) for stmt, params in ((_REMINDED, reminded), (_UNREACHABLE, unreachable)) if params
+    ]
+    return statements
 
 
 def _audit(outcome: Outcome[NoticeClaim], now: datetime) -> list[dict[str, Any]]:
