@@ -172,7 +172,14 @@ class Drain(Generic[ClaimT, MessengerT]):
                 return settled
             # Past this moment another worker may take the claims over: never start a send after it.
             last_send = claimed_at + self.tuning.lease - self.tuning.send_timeout
-            outcomes = await asyncio.gather(*(self._deliver(claim, last_send) for claim in claims))
+            try:
+                await self._prepare(claims)
+            except Exception:  # each row then reads its own
+                log.exception("preparing a batch of %d failed", len(claims))
+            try:
+                outcomes = await asyncio.gather(*(self._deliver(claim, last_send) for claim in claims))
+            finally:
+                self._prepared(claims)
             outcomes = await self._settle(outcomes)
             self.meter.settled(workspace=workspace, outcomes=outcomes)
             settled += len(outcomes)
@@ -255,6 +262,12 @@ class Drain(Generic[ClaimT, MessengerT]):
         if isinstance(result, Retry) and result.rate_limited:
             limiter.penalize(result.after)
         return result
+
+    async def _prepare(self, claims: list[ClaimT]) -> None:
+        """Read what a whole batch needs in one go, before sending it (nothing by default)."""
+
+    def _prepared(self, claims: list[ClaimT]) -> None:
+        """Forget what `_prepare` read for these claims, once the batch is sent."""
 
     def _before(self, claim: ClaimT, change: Change) -> Deferred | Skipped | None:
         """A reason not to send now (nothing by default)."""

@@ -16,7 +16,7 @@ from datetime import datetime
 from bot.clock import Clock
 from bot.delivery import Drain, EngineTuning
 from bot.followup import WEEKDAYS, WorkingHours, next_reminder, next_working_moment
-from bot.model import Change, Escalation, GapReport, NoticeKind, announcement_for
+from bot.model import Change, Escalation, GapReport, NoticeKind, PendingPerson, announcement_for
 from bot.ports import (
     NO_METER,
     ChangeStore,
@@ -71,6 +71,26 @@ class NoticeDispatcher(Drain[NoticeClaim, Messenger]):
         )
         self.store = store
         self.working = working
+        self._lists: dict[int, tuple[list[PendingPerson], int]] = {}  # by notice id, for the batch in hand
+
+    async def _prepare(self, claims: list[NoticeClaim]) -> None:
+        """Who each escalation in the batch lists, read in one query per change rather than per message
+        (a wave of 10,000 escalations reads the database a few hundred times, not 20,000): a couple of
+        seconds before sending, so someone who acknowledges meanwhile may still be named."""
+        wanted: dict[int, dict[str | None, list[int]]] = {}
+        for claim in claims:
+            if claim.kind in (NoticeKind.ESCALATION, NoticeKind.UNMANAGED) and claim.moot is None:
+                manager = claim.user_id if claim.kind is NoticeKind.ESCALATION else None
+                wanted.setdefault(claim.change_id, {}).setdefault(manager, []).append(claim.id)
+        for change_id, managers in wanted.items():
+            lists = await self.store.reports_pending_of(change_id, managers, limit=NAMES_LISTED)
+            for manager, notice_ids in managers.items():
+                for notice_id in notice_ids:
+                    self._lists[notice_id] = lists[manager]
+
+    def _prepared(self, claims: list[NoticeClaim]) -> None:
+        for claim in claims:
+            self._lists.pop(claim.id, None)
 
     def _before(self, claim: NoticeClaim, change: Change) -> Deferred | Skipped | None:
         if claim.moot is not None:
@@ -93,7 +113,10 @@ class NoticeDispatcher(Drain[NoticeClaim, Messenger]):
             report = await self.store.gap(change.id, limit=NAMES_LISTED)
             return await messenger.send_gap_report(report, notice_id=claim.id)
         manager = claim.user_id if claim.kind is NoticeKind.ESCALATION else None
-        reports, total = await self.store.reports_pending(change.id, manager_id=manager, limit=NAMES_LISTED)
+        listed = self._lists.get(claim.id)
+        if listed is None:
+            listed = (await self.store.reports_pending_of(change.id, [manager], limit=NAMES_LISTED))[manager]
+        reports, total = listed
         if not total:
             return Skipped(NOBODY_LEFT)
         if manager is None:  # nobody to escalate to: the announcer hears about them instead

@@ -338,11 +338,12 @@ class FollowUpStore(Outbox[NoticeClaim], Protocol):
         """For each change whose deadline has come: the gap report notice to the announcer."""
         ...
 
-    async def reports_pending(
-        self, change_id: int, *, manager_id: str | None, limit: int
-    ) -> tuple[list[PendingPerson], int]:
-        """The first `limit` of a manager's direct reports still pending (None: those with no manager on
-        record), and how many there are in all. "Manager" is the one on the delivery, as status shows."""
+    async def reports_pending_of(
+        self, change_id: int, managers: Collection[str | None], *, limit: int
+    ) -> dict[str | None, tuple[list[PendingPerson], int]]:
+        """For each manager, the first `limit` of their direct reports still pending (by name), and how
+        many there are in all; None stands for those with no manager on record. "Manager" is the one on
+        the delivery, as status shows. One read for a whole batch of escalations."""
         ...
 
     async def gap(self, change_id: int, *, limit: int) -> GapReport:

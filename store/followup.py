@@ -9,7 +9,7 @@ message's audit event is written when it is settled, in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from bot import model
@@ -292,21 +293,28 @@ class SqlFollowUp:
 
     # --- what the messages list ---------------------------------------------------------------------
 
-    async def reports_pending(
-        self, change_id: int, *, manager_id: str | None, limit: int
-    ) -> tuple[list[PendingPerson], int]:
+    async def reports_pending_of(
+        self, change_id: int, managers: Collection[str | None], *, limit: int
+    ) -> dict[str | None, tuple[list[PendingPerson], int]]:
+        named = [m for m in managers if m is not None]
         manager = col(Delivery.manager_id)
-        whose = manager == manager_id if manager_id is not None else manager.is_(None)
+        whose = or_(manager.in_(named), manager.is_(None)) if None in managers else manager.in_(named)
+        place = func.row_number().over(partition_by=manager, order_by=(col(Person.name), col(Delivery.id)))
+        ranked = _people().add_columns(place.label("place")).where(_pending(change_id), whose).subquery()
+        delivery = aliased(Delivery, ranked)
+        first = select(delivery, ranked.c.name, ranked.c.tz).where(ranked.c.place <= limit)
+        totals = select(manager, func.count()).where(_pending(change_id), whose).group_by(manager)
         async with self.db.reading() as session:
-            total = await session.scalar(
-                select(func.count()).select_from(Delivery).where(_pending(change_id), whose)
-            )
-            rows = (
-                await session.execute(
-                    _people().where(_pending(change_id), whose).order_by(col(Person.name)).limit(limit)
-                )
-            ).all()
-        return [_pending_person(row) for row in rows], int(total or 0)
+            listed = [
+                _pending_person(row) for row in (await session.execute(first.order_by(ranked.c.place))).all()
+            ]
+            counted = {m: int(n) for m, n in (await session.execute(totals)).all()}
+        found: dict[str | None, tuple[list[PendingPerson], int]] = {
+            m: ([], counted.get(m, 0)) for m in managers
+        }
+        for person in listed:
+            found[person.manager_id][0].append(person)
+        return found
 
     async def gap(self, change_id: int, *, limit: int) -> model.GapReport:
         failed = and_(col(Delivery.change_id) == change_id, col(Delivery.state) == DeliveryState.FAILED)

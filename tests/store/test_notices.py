@@ -96,11 +96,16 @@ async def test_the_org_chart_fills_unknown_managers_so_escalation_and_status_agr
 ) -> None:
     store, change_id = await published(db, clock)
     await store.plan_escalations(now=clock.now())
-    reports, total = await store.reports_pending(change_id, manager_id="UM2", limit=10)
+    lists = await store.reports_pending_of(change_id, ["UM2", "UM1", "UNOBODY"], limit=10)
+    reports, total = lists["UM2"]
     assert total == 2 and {p.user_id for p in reports} == {"U4", "U5"}  # U5 through the org chart
     assert await count(db, "SELECT count(*) FROM delivery WHERE manager_id = 'UM2'") == 2  # status sees it
-    first, total = await store.reports_pending(change_id, manager_id="UM1", limit=2)
-    assert len(first) == 2 and total == 3  # the first few listed, all counted
+    assert lists["UNOBODY"] == ([], 0)
+    again = await store.reports_pending_of(change_id, ["UM1", None], limit=2)
+    first, total = again["UM1"]
+    assert again[None] == ([p for p in again[None][0] if p.user_id == "U6"], 1)  # no manager on record
+    assert len(first) == 2 and total == 3  # the first few listed (by name), all counted
+    assert [p.name for p in first] == sorted(p.name for p in lists["UM1"][0])[:2]
 
 
 async def test_escalations_and_reports_go_before_a_reminder_wave(db: Database, clock: FakeClock) -> None:
