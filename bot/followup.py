@@ -97,13 +97,16 @@ class FollowUp:
     async def tick(self) -> int:
         """Plan what is due now; returns how many follow-up messages were queued."""
         now, planned = self.clock.now(), 0
-        while True:
+        while True:  # a wave of 50,000 is planned a batch at a time; sending starts after the first
             count = await self.store.plan_reminders(now=now, limit=self.batch)
-            planned += count
+            planned += self._planned(count)
             if count < self.batch:
                 break
-        planned += await self.store.plan_escalations(now=now)
-        planned += await self.store.plan_reports(now=now)
-        if planned:
-            self.on_planned()
+        planned += self._planned(await self.store.plan_escalations(now=now))
+        planned += self._planned(await self.store.plan_reports(now=now))
         return planned
+
+    def _planned(self, count: int) -> int:
+        if count:
+            self.on_planned()
+        return count

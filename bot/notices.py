@@ -3,8 +3,8 @@
 Each message is a `notice` row that bot.followup planned. This dispatcher claims them with a lease,
 sends each inside its receiver's working time through the workspace's limiter, looks for one whose
 outcome is unknown before sending it again, and settles it fenced by attempt: a crash, a 429 or a retry
-never loses one or sends one twice. What a message lists is read when it is sent, so someone who
-acknowledged in the meantime is not named.
+never loses one or sends one twice. What a message lists is read a second or two before it is sent
+(once for the batch), so someone who acknowledged in the meantime is not named.
 """
 
 from __future__ import annotations
