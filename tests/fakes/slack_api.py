@@ -44,7 +44,7 @@ class Call:
 
 @dataclass
 class _Bucket:
-    """Workspace-wide token bucket for one method: `rate` tokens a second, burst of max(1, rate)."""
+    """One team's token bucket for one method: `rate` tokens a second, burst of max(1, rate)."""
 
     rate: float
     retry_after: int
@@ -118,10 +118,12 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.call_counts: Counter[str] = Counter()
         self.rate_limited = 0
+        self.rate_limited_by_team: Counter[str] = Counter()  # 429s from rate_limit(), by team id
         self.latency = 0.0
         self.url = ""
         self.responses: list[dict[str, Any]] = []  # bodies posted to response_url(...)
-        self._buckets: dict[str, _Bucket] = {}
+        self._limits: dict[str, tuple[float, int]] = {}  # method -> (per second, Retry-After), per team
+        self._buckets: dict[tuple[str, str], _Bucket] = {}  # (method, team id) -> that team's bucket
         self._faults: dict[str, deque[_Fault]] = {}
         self._errors: dict[str, list[_ErrorRule]] = {}
         self._fail_ratios: dict[str, _FailRatio] = {}
@@ -304,8 +306,22 @@ class FakeSlack:
     # --- fault injection ---------------------------------------------------------------------------
 
     def rate_limit(self, method: str, per_second: float, *, retry_after: int = 1) -> None:
-        """Answer 429 + Retry-After (and do nothing) once the method's workspace-wide bucket is empty."""
-        self._buckets[method] = _Bucket(per_second, retry_after)
+        """Answer 429 + Retry-After (and do nothing) once the calling team's bucket for the method is
+        empty: each team (workspace) has a bucket of its own of `per_second`, as Slack's limits are per
+        workspace. Calls whose token names no team count against the default team's bucket."""
+        self._limits[method] = (per_second, retry_after)
+        for key in [key for key in self._buckets if key[0] == method]:
+            del self._buckets[key]
+
+    def _bucket(self, method: str, team: str | None) -> _Bucket | None:
+        limit = self._limits.get(method)
+        if limit is None:
+            return None
+        key = (method, team or self.workspace.team_id)
+        bucket = self._buckets.get(key)
+        if bucket is None:  # full, as if created by rate_limit(): a full bucket stays full
+            bucket = self._buckets[key] = _Bucket(*limit)
+        return bucket
 
     def throttle(
         self,
@@ -360,9 +376,10 @@ class FakeSlack:
         if (retry_after := self._throttled(method, params)) is not None:
             self.rate_limited += 1
             return _rate_limited(retry_after)
-        bucket = self._buckets.get(method)
+        bucket = self._bucket(method, team)
         if bucket is not None and not bucket.take():
             self.rate_limited += 1
+            self.rate_limited_by_team[team or self.workspace.team_id] += 1
             return _rate_limited(bucket.retry_after)
         if code := self._injected_error(method, params):
             return _slack_error(code)

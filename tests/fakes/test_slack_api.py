@@ -150,6 +150,40 @@ async def test_rate_limit_answers_429_with_retry_after(slack: FakeSlack, client:
     assert [m["text"] for m in slack.dms_to("U1")] == ["first"]
 
 
+async def test_rate_limit_is_per_team(slack: FakeSlack, client: AsyncWebClient) -> None:
+    """Two teams limited to N/s each both get N/s: one team's bucket never drains the other's."""
+    per_second, seconds = 10, 1.0
+    slack.add_user("U1")
+    slack.add_team("T002", token="xoxb-two").add_user("U2")
+    other = AsyncWebClient(token="xoxb-two", base_url=slack.url, retry_handlers=[])
+    slack.rate_limit("chat.postMessage", per_second)
+    accepted = {"T001": 0, "T002": 0}
+
+    async def hammer(team: str, web: AsyncWebClient, user: str, until: float) -> None:
+        while asyncio.get_running_loop().time() < until:
+            try:
+                await web.chat_postMessage(channel=user, text="hi")
+                accepted[team] += 1
+            except SlackApiError as error:
+                assert error.response.status_code == 429
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    until = started + seconds
+    await asyncio.gather(
+        *(hammer("T001", client, "U1", until) for _ in range(3)),
+        *(hammer("T002", other, "U2", until) for _ in range(3)),
+    )
+    elapsed = loop.time() - started
+
+    most = per_second * (1 + elapsed)  # a full bucket (one second's worth), then the rate
+    for team, count in accepted.items():
+        assert most - 3 <= count <= most + 1, (team, accepted, elapsed)
+    assert slack.rate_limited_by_team["T001"] > 0 and slack.rate_limited_by_team["T002"] > 0
+    assert len(slack.dms_to("U1")) == accepted["T001"]
+    assert len(slack.dms_to("U2", team="T002")) == accepted["T002"]
+
+
 async def test_fail_after_effect_raises_yet_posts(slack: FakeSlack, client: AsyncWebClient) -> None:
     slack.add_user("U1")
     slack.fail("chat.postMessage", status=503, after_effect=True)
