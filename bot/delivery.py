@@ -173,6 +173,8 @@ class Drain(Generic[ClaimT, MessengerT]):
             # Past this moment another worker may take the claims over: never start a send after it.
             last_send = claimed_at + self.tuning.lease - self.tuning.send_timeout
             try:
+                for change_id in {claim.change_id for claim in claims}:  # each once, not once per row
+                    await self._change(change_id)
                 await self._prepare(claims)
             except Exception:  # each row then reads its own
                 log.exception("preparing a batch of %d failed", len(claims))
