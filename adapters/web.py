@@ -1,5 +1,5 @@
 """The one HTTP app: Slack at /slack/events (and /slack/install, /slack/oauth_redirect with OAuth),
-/healthz and /metrics for operators (Teams joins at /api/messages)."""
+/healthz and /metrics for operators, and Teams at /api/messages."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ def _route(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"  # a 404: not one label per URL
 
 
-def build_web(*, slack: AsyncApp | None, operations: Operations) -> web.Application:
+def build_web(
+    *, slack: AsyncApp | None, operations: Operations, teams: Handler | None = None
+) -> web.Application:
     @web.middleware
     async def timed(request: web.Request, handler: Handler) -> web.StreamResponse:
         began = time.perf_counter()
@@ -54,6 +56,13 @@ def build_web(*, slack: AsyncApp | None, operations: Operations) -> web.Applicat
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    if teams is not None:  # Bot Framework activities (adapters.teams.app.TeamsEndpoint)
+        endpoint = teams
+
+        async def api_messages(request: web.Request) -> web.StreamResponse:
+            return await endpoint(request)
+
+        app.router.add_post("/api/messages", api_messages)
     if slack is not None:
         bolt = slack
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from bot import copy
+from bot import copy, readiness
 from bot.audience import Resolution, anyone_reachable, resolve
 from bot.clock import Clock
 from bot.durations import FOLLOW_UP_MAX, FOLLOW_UP_MIN, format_duration, parse_duration
@@ -54,6 +54,8 @@ class Basics:
     remind_after: str = ""  # empty: the workspace default
     reminders: int | None = None
     escalate_after: str = ""
+    owner_id: str | None = None  # who answers questions (None: the announcer)
+    own_words: bool = False  # ask each person to say in one line what they will do differently
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Review:
     resolution: Resolution
     warnings: list[str] = field(default_factory=list)
     preview: Announcement | None = None
+    overlapping: list[str] = field(default_factory=list)  # user ids in groups that ask different things
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,8 @@ def _check_dates(errors: dict[str, str], form: Basics, *, today: date) -> None:
             errors[name] = copy.DATE_PAST
         elif value > horizon:
             errors[name] = copy.DATE_TOO_FAR.format(years=YEARS_AHEAD)
-    effective, deadline = form.effective_date, form.ack_deadline
-    if "ack_deadline" not in errors and effective and deadline and deadline < effective:
-        errors["ack_deadline"] = copy.DEADLINE_BEFORE_EFFECTIVE
+    # A deadline before the effective date is the common case (people prepare in between); one after
+    # it is allowed too, and warned about at review (bot.readiness).
 
 
 def _check_policy(errors: dict[str, str], form: Basics) -> None:
@@ -153,22 +155,8 @@ def validate_group(group: AudienceGroup) -> None:
 
 
 def readiness_warnings(change: Change, resolution: Resolution, *, today: date) -> list[str]:
-    """Things that make a change less likely to land; shown on review, never blocking."""
-    warnings = []
-    if not change.why.strip():
-        warnings.append(copy.WARN_NO_WHY)
-    days = (change.effective_date - today).days
-    if days < 3:
-        warnings.append(copy.WARN_SOON.format(days=days))
-    if change.customer_impact is not CustomerImpact.NONE and not change.customer_plan.strip():
-        warnings.append(copy.WARN_CUSTOMERS)
-    for group in change.groups:
-        if group.today.strip() and group.today.strip().lower() == group.from_effective.strip().lower():
-            warnings.append(copy.WARN_SAME_EXPECTATIONS.format(group=group.name))
-    if resolution.excluded:
-        reasons = ", ".join(f"{n} {reason.value}" for reason, n in resolution.exclusions.most_common())
-        warnings.append(copy.WARN_EXCLUDED.format(count=len(resolution.excluded), reasons=reasons))
-    return warnings
+    """Things that make a change less likely to land; shown on review, never blocking (bot.readiness)."""
+    return readiness.warnings(change, resolution, today=today)
 
 
 class Announcing:
@@ -226,6 +214,8 @@ class Announcing:
             customer_impact=form.customer_impact,
             customer_plan=form.customer_plan.strip(),
             policy=policy_from(form, self.policy),
+            owner_id=form.owner_id if form.owner_id != user_id else None,
+            own_words=form.own_words,
         )
         return await self.changes.save_draft(change, draft_ref=draft_ref, at=self.clock.now())
 
@@ -279,6 +269,7 @@ class Announcing:
             resolution=resolution,
             warnings=readiness_warnings(change, resolution, today=await self.today_for(user_id)),
             preview=announcement_for(change, everyone),
+            overlapping=readiness.overlapping(change, resolution)[: readiness.NAMES_LISTED],
         )
 
     async def publish(self, *, key: str, user_id: str) -> Published:

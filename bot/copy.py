@@ -9,7 +9,6 @@ from datetime import date, datetime
 REQUIRED = "Please fill this in."
 TOO_LONG = "Please keep this under {limit} characters."
 DATE_PAST = "This date has already passed."
-DEADLINE_BEFORE_EFFECTIVE = "The acknowledgement deadline can't be before the effective date."
 CUSTOMER_PLAN_NEEDED = "Say how customers will be told, since they are affected."
 NO_AUDIENCE = "Pick at least one person, user group or channel."
 AUDIENCE_EMPTY = (
@@ -28,7 +27,25 @@ UNKNOWN_AUDIENCE = "Nobody is called {names}; /people lists who is here."
 
 # --- readiness warnings (review step) ---------------------------------------------------------------
 WARN_NO_WHY = "No reason is given. People adopt changes they understand; say why."
-WARN_SOON = "The change takes effect in {days} day(s): people may not have time to prepare."
+WARN_SOON = (
+    "The change takes effect in {days} day(s): {count} people may not have time to prepare "
+    "(allow at least {needed} days for an audience this size)."
+)
+WARN_DEADLINE_AFTER = (
+    "People are asked to acknowledge by {deadline}, after the change takes effect on {effective}: "
+    "some will learn of it only once it applies."
+)
+WARN_VAGUE = (
+    "Group “{group}”: what they do from the effective date is too vague to act on. "
+    "Say what they will do, e.g. “Answer weekend pages within 30 minutes”."
+)
+WARN_DUPLICATE_GROUPS = (
+    "Groups “{group}” and “{other}” have the same expectations: merge them, or say what differs."
+)
+WARN_SEVERAL_GROUPS = (
+    "{count} people are in several groups with different expectations and will be asked to do all of "
+    "them. Please confirm that is meant:"
+)
 WARN_SAME_EXPECTATIONS = "Group “{group}”: today and from the effective date read the same."
 WARN_CUSTOMERS = "Customers are affected but there is no plan for telling them."
 WARN_EXCLUDED = "{count} selected account(s) will not be messaged: {reasons}."
@@ -129,6 +146,14 @@ FAILURE_REASONS = {
     "cannot_dm_bot": "is a bot",
     "is_archived": "conversation archived",
     "restricted_action": "blocked by workspace settings",
+    # Microsoft Teams (the Bot Connector's error codes)
+    "ConversationBlockedByUser": "blocked Realign",
+    "BotNotInConversationRoster": "Realign is not installed for them",
+    "ForbiddenOperationException": "Realign is not installed for them",
+    "BotDisabledByAdmin": "blocked by tenant settings",
+    "ConversationNotFound": "not found",
+    "MemberNotFoundInConversation": "not found",
+    "teams_unreachable": "not in any team or chat Realign was added to",
 }
 FAILED_AFTER_TRIES = "could not be reached after {attempts} tries"
 FAILED_OTHERWISE = "could not be delivered"
@@ -160,3 +185,46 @@ CHANNEL_LOADING = (
     "Submit again in a few seconds."
 )
 MORE_MANAGERS = "…and the reports of {managers} more managers ({people} people)."
+
+# --- questions and concerns (two-way alignment) ------------------------------------------------------
+ASK_QUESTION = "Ask a question"
+RAISE_CONCERN = "I have a concern"
+ANSWER = "Answer"
+MARK_RESOLVED = "Mark resolved"
+QUESTION_PROMPT = "Your question about {key}"
+CONCERN_PROMPT = "Your concern about {key} (e.g. my team cannot do this by then)"
+ANSWER_PROMPT = "Your answer to {asker}"
+QUESTION_FROM = "*Question from {asker} about {key}: {title}*"
+CONCERN_FROM = "*Concern from {asker} about {key}: {title}*"
+QUESTION_ANSWERED = ":speech_balloon: Answered by {who} {when}: {answer}"
+CONCERN_RESOLVED = ":white_check_mark: Resolved {when}"
+ANSWER_FOR_YOU = "*Answer to your {kind} about {key}*\n> {question}\n{answer}"
+ANSWER_FALLBACK = "Answer to your {kind} about {key}: {answer}"
+QUESTION_SENT = "Your {kind} about {key} went to {owner}. Their answer will come here, in this thread."
+QUESTION_NOT_SENT = (
+    "Your question is recorded, but Realign could not pass it on just now. Please try again in a minute."
+)
+ANSWER_NOT_SENT = (
+    "Your answer is recorded, but Realign could not send it to the asker just now. Please try again."
+)
+NOT_YOUR_QUESTION = (
+    "Only the announcer of the change, or the person it names to answer questions, can answer or "
+    "resolve this."
+)
+ONLY_CONCERNS_RESOLVE = "Only concerns are marked resolved; a question is closed by answering it."
+NOTHING_TO_ASK_ABOUT = (
+    "Realign passes on questions about the announcements it sent you, and you have none yet."
+)
+NOT_YOUR_CHANGE_TO_ASK = "You can ask about {key} only if it was announced to you."
+ANSWER_SENT = "Your answer went to {asker}."
+RESOLVED = "The concern is marked resolved."
+QUESTIONS_TITLE = "Open questions and concerns ({count})"
+GAP_QUESTIONS = "{count} question(s) and concern(s) still open:"
+NO_SUCH_QUESTION = "That question is not known here any more."
+FORM_NOT_OPENED = "Realign could not open the form just now. Please click the button again."
+
+# --- in your own words -----------------------------------------------------------------------------------
+OWN_WORDS_OPTION = "Ask each person to say in one line what they will do differently"
+OWN_WORDS_PROMPT = "In one line: what will you do differently from {effective}?"
+OWN_WORDS_NEEDED = "Say in a few words what you will do differently; that is what acknowledging means here."
+OWN_WORDS_TITLE = "In their own words ({count})"

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.questions import Question
 
 # Audience groups are stored as bits of `group_mask` on each delivery (see store.tables.Delivery).
 MAX_GROUPS = 20
@@ -109,6 +113,8 @@ class Change:
     policy: Policy = field(default_factory=Policy)
     escalate_at: datetime | None = None  # set when published
     report_at: datetime | None = None  # the deadline: the gap report goes out then
+    owner_id: str | None = None  # who answers questions and concerns (None: the announcer)
+    own_words: bool = False  # ask each person, as they acknowledge, what they will do differently
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,7 @@ class Announcement:
     expectations: tuple[Expectation, ...]
     delivery_id: int | None = None
     acknowledged_at: datetime | None = None
+    own_words: bool = False  # acknowledging asks for a line "in your own words"
 
 
 def group_mask(positions: set[int] | list[int]) -> int:
@@ -168,6 +175,7 @@ def announcement_for(
         expectations=tuple(expectations),
         delivery_id=delivery_id,
         acknowledged_at=acknowledged_at,
+        own_words=change.own_words,
     )
 
 
@@ -224,6 +232,8 @@ class GapReport:
     pending_total: int | None = None  # None: the lists are complete
     failed_total: int | None = None
     departments: tuple[tuple[str | None, int], ...] | None = None  # None: count the list
+    questions: tuple[Question, ...] = ()  # the first open questions and concerns
+    questions_total: int = 0
 
     @property
     def pending_count(self) -> int:

@@ -21,8 +21,12 @@ from bot.ports import (
     PersonState,
     TallyRow,
 )
+from bot.questions import Question, QuestionStore
+from bot.words import OwnWordsStore, WordsGroup, grouped
 
 NAMES_SHOWN = 50
+QUESTIONS_SHOWN = 10
+WORDS_SHOWN = 60  # own-words lines in a status (the export has them all)
 _NOT_YET = (DeliveryState.QUEUED, DeliveryState.SENDING)
 
 
@@ -66,6 +70,10 @@ class ChangeStatus:
     failed: list[PersonState]
     breakdown: list[BreakdownRow] = field(default_factory=list)
     manager_id: str | None = None  # set when a manager sees only their direct reports
+    questions: list[Question] = field(default_factory=list)  # the first open ones (not for managers)
+    open_questions: int = 0
+    own_words: list[WordsGroup] = field(default_factory=list)  # lines by group and department
+    own_words_count: int = 0  # lines shown (at most WORDS_SHOWN)
 
     def by(self, key: str) -> list[tuple[str | None, int, int]]:
         """(department or manager, acknowledged, targeted), largest first."""
@@ -93,9 +101,19 @@ def fold(change: Change, rows: list[TallyRow]) -> tuple[Totals, list[GroupStatus
 class Reporting:
     """Status for announcers and admins of one workspace."""
 
-    def __init__(self, *, workspace: str, changes: ChangeStore, admins: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        workspace: str,
+        changes: ChangeStore,
+        admins: Collection[str] = (),
+        questions: QuestionStore | None = None,
+        words: OwnWordsStore | None = None,
+    ) -> None:
+        self.words = words
         self.workspace = workspace
         self.changes = changes
+        self.questions = questions
         self.admins = frozenset(admins)
         self._running: dict[tuple[int, str | None], asyncio.Future[ChangeStatus]] = {}
 
@@ -150,7 +168,15 @@ class Reporting:
         if scope is not None and not rows:  # none of this change's people report to the caller
             raise NotAllowed(copy.NOT_YOURS.format(key=change.key))
         totals, groups = fold(change, rows)
-        return ChangeStatus(change, totals, groups, pending, failed, breakdown, manager_id=scope)
+        status = ChangeStatus(change, totals, groups, pending, failed, breakdown, manager_id=scope)
+        if scope is None and self.questions is not None:  # what people asked is for the announcer
+            status.questions, status.open_questions = await self.questions.open_questions(
+                change.id, limit=QUESTIONS_SHOWN
+            )
+        if scope is None and self.words is not None and change.own_words:
+            lines = await self.words.lines(change.id, limit=WORDS_SHOWN)
+            status.own_words, status.own_words_count = grouped(change, lines), len(lines)
+        return status
 
 
 class Requeueing:

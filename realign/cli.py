@@ -1,5 +1,6 @@
 """`realign`: the command line. Parses arguments and dispatches: serve, worker, console, db upgrade,
-directory import (realign.orgchart_import), teams-package. Fixable errors print one line, exit non-zero."""
+directory import (realign.orgchart_import), export (realign.export), teams-package. Fixable errors print
+one line, exit non-zero."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from adapters.teams.package import build_package
 from bot.errors import ConfigError
 from realign import console, logs
 from realign import settings as config
+from realign.export import export
 from realign.orgchart_import import import_org_chart
 from realign.runtime import Runtime
 from store.db import redact, safe_url
@@ -90,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     org_chart.add_argument(
         "--workspace", metavar="KEY", help="workspace key, e.g. slack:T0123 (default: the only one)"
     )
+    audit = commands.add_parser("export", help="write a change's per-recipient CSV, for audits")
+    audit.add_argument("key", metavar="CHANGE_KEY", help="e.g. CHG-12")
+    audit.add_argument("--output", type=Path, metavar="FILE", help="write here (default: standard output)")
     return parser
 
 
@@ -117,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("database is up to date")
         elif args.command == "directory":
             return asyncio.run(import_org_chart(settings, args))
+        elif args.command == "export":
+            return asyncio.run(export(settings, args))
         elif args.command == "teams-package":
             return _teams_package(settings, args)
         elif args.command == "console":

@@ -32,8 +32,10 @@ from bot.delivery import Dispatcher, EngineTuning
 from bot.followup import EVERY_DAY, FollowUp
 from bot.model import Policy
 from bot.notices import NoticeDispatcher, WorkingTime
+from bot.questions import Questioning
 from bot.rate import RateLimiter
 from bot.status import Closing, Reporting
+from bot.words import Restating
 from realign.settings import Settings
 from store.changes import SqlChangeStore
 from store.db import Database
@@ -42,6 +44,8 @@ from store.followup import SqlFollowUp
 from store.migrate import upgrade
 from store.orgchart import Entry
 from store.people import SqlPeople
+from store.questions import SqlQuestions
+from store.words import SqlOwnWords
 
 WORKSPACE = "console:demo"
 LOCAL_DATABASE = "sqlite:///realign-console.db"
@@ -132,7 +136,11 @@ async def build(
         clock=clock,
         working=working,
     )
-    reporting = Reporting(workspace=WORKSPACE, changes=changes)
+    questions, words = SqlQuestions(db), SqlOwnWords(db)
+    reporting = Reporting(workspace=WORKSPACE, changes=changes, questions=questions, words=words)
+    acknowledging = Acknowledging(
+        workspace=WORKSPACE, queue=queue, messenger=messenger, clock=clock, later=later
+    )
     announcing = Announcing(
         workspace=WORKSPACE,
         changes=changes,
@@ -146,10 +154,12 @@ async def build(
         workspace=WORKSPACE,
         announcing=announcing,
         reporting=reporting,
-        acknowledging=Acknowledging(
-            workspace=WORKSPACE, queue=queue, messenger=messenger, clock=clock, later=later
-        ),
+        acknowledging=acknowledging,
+        restating=Restating(workspace=WORKSPACE, store=words, acknowledging=acknowledging),
         closing=Closing(reporting=reporting, store=follow_up_store, clock=clock),
+        questioning=Questioning(
+            workspace=WORKSPACE, store=questions, messenger=messenger, clock=clock, later=later
+        ),
         directory=directory,
         messenger=messenger,
         engine=engine,

@@ -153,7 +153,7 @@ class Engine:
             clock=self.clock,
             tuning=self.tuning,
             meter=PrometheusMeter(),
-            connect=wiring.slacks.load,  # a workspace installed since: learnt on its first rows
+            connect=wiring.connect,  # a workspace installed since: learnt on its first rows
         )
         self.notices = NoticeDispatcher(
             store=wiring.follow_up_store,
@@ -164,7 +164,7 @@ class Engine:
             working=working_time(self.settings),
             tuning=self.tuning,
             meter=PrometheusMeter(),
-            connect=wiring.slacks.load,
+            connect=wiring.connect,
         )
         self.follow_up = FollowUp(
             store=wiring.follow_up_store, clock=self.clock, on_planned=self._wakes["follow-up"].set
@@ -192,7 +192,7 @@ class Engine:
             self.worker_id, name=self.worker_name, now=datetime.now(UTC), alive_within=ALIVE_WITHIN
         )
         await self.wiring.slacks.refresh()
-        self.wiring.slacks.share(senders)
+        self.wiring.share(senders)
         probed = {key: limiter.whole for key, limiter in self.wiring.limiters.items() if limiter.probing}
         await self.wiring.workers.learn_rates(probed)  # SLACK_POST_RATE=auto: a restart starts there
 

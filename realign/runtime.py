@@ -25,6 +25,7 @@ from realign.metrics import Ticks
 from realign.operations import Operations
 from realign.settings import Settings
 from realign.slack_web import SlackWeb, SlackWebWorkspaces
+from realign.teams_web import teams_endpoint
 from realign.wiring import NO_PLATFORM, Wiring
 from store.db import Database
 from store.installations import SignedStates
@@ -69,19 +70,21 @@ class Runtime:
         await self.wiring.open(migrate=self.migrate)
         if self.wiring.slack is not None:
             self.slack = self.workspaces.web(self.wiring.slack)
-        if self.settings.teams_configured:
-            log.warning("Teams settings are present, but this version of Realign does not serve Teams yet")
+        if self.wiring.connectors is not None:
+            tenants = len(self.wiring.teams.by_key)
+            log.info("Teams activities are served at /api/messages (%d tenants known)", tenants)
         if self.settings.slack_oauth:
             installed = len(self.wiring.slacks.by_key)
             log.info("Slack workspaces install Realign at /slack/install (%d installed)", installed)
-        elif self.slack is None:
+        elif self.slack is None and self.wiring.connectors is None:
             log.info(NO_PLATFORM)
 
     def web_app(self) -> web.Application:
         # /slack/events only with the secret that verifies it; with SLACK_APP_TOKEN alone, Slack comes
         # through the socket (start_socket) and nothing Slack-shaped is served over HTTP.
         slack = self.slack_app() if self.settings.slack_signing_secret is not None else None
-        return build_web(slack=slack, operations=self.operations())
+        teams = teams_endpoint(self.wiring, self.settings, wake=self.wake_dispatcher)
+        return build_web(slack=slack, operations=self.operations(), teams=teams)
 
     def slack_app(self) -> AsyncApp | None:
         """The bolt listeners, built once: /slack/events and the Socket Mode connection serve the same.
@@ -136,7 +139,9 @@ class Runtime:
         """/healthz and /metrics over this process's database, engine ticks and platforms."""
         served = self.slack is not None or self.settings.slack_oauth
         slack = "off" if not served else "socket-mode" if self.settings.slack_socket_mode else "on"
-        platforms = {"slack": slack, "teams": "off"}  # this version does not serve Teams yet
+        connectors = self.wiring.connectors
+        teams = "off" if connectors is None else "dev" if connectors.registration.dev else "on"
+        platforms = {"slack": slack, "teams": teams}
         return Operations(db=self.db, clock=self.clock, ticks=self.ticks, platforms=platforms)
 
     async def start_ticks(self) -> None:

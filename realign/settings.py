@@ -103,7 +103,9 @@ class Settings(BaseSettings):
     microsoft_app_password: SecretStr | None = Field(None, alias="MICROSOFT_APP_PASSWORD")
     microsoft_app_type: str | None = Field(None, alias="MICROSOFT_APP_TYPE")
     microsoft_app_tenant_id: str | None = Field(None, alias="MICROSOFT_APP_TENANT_ID")
+    microsoft_graph_url: str = Field("https://graph.microsoft.com", alias="MICROSOFT_GRAPH_URL")  # "": off
     teams_dev: bool = Field(False, alias="REALIGN_TEAMS_DEV")
+    teams_post_rate: float = Field(50.0, alias="TEAMS_POST_RATE", gt=0, le=1000)  # per tenant (DESIGN §6)
     remind_after: timedelta = Field(timedelta(hours=24), alias="REALIGN_REMIND_AFTER")
     escalate_after: timedelta = Field(timedelta(hours=48), alias="REALIGN_ESCALATE_AFTER")
     sweep_interval: timedelta = Field(timedelta(seconds=60), alias="REALIGN_SWEEP_INTERVAL")

@@ -22,11 +22,15 @@ from bot import copy
 from bot.acknowledge import Acknowledging
 from bot.announce import Announcing
 from bot.model import Policy
+from bot.questions import Questioning
 from bot.status import Closing, Reporting, Requeueing
+from bot.words import Restating
 from realign.settings import Settings
 from realign.slacks import Slack, workspace_key
 from realign.wiring import Wiring
+from store.questions import SqlQuestions
 from store.removal import stop_workspace
+from store.words import SqlOwnWords
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +110,21 @@ class SlackWebWorkspaces:
 
     def _services(self, slack: Slack) -> SlackServices:
         wiring, settings, clock, workspace = self.wiring, self.settings, self.wiring.clock, slack.workspace
-        reporting = Reporting(workspace=workspace, changes=wiring.changes, admins=settings.admins)
+        questions, words = SqlQuestions(wiring.db), SqlOwnWords(wiring.db)
+        reporting = Reporting(
+            workspace=workspace,
+            changes=wiring.changes,
+            admins=settings.admins,
+            questions=questions,
+            words=words,
+        )
+        acknowledging = Acknowledging(
+            workspace=workspace,
+            queue=wiring.queue,
+            messenger=slack.messenger,
+            clock=clock,
+            later=wiring.in_background,
+        )
         return SlackServices(
             announcing=Announcing(
                 workspace=workspace,
@@ -120,14 +138,17 @@ class SlackWebWorkspaces:
                 on_published=self.wake,
             ),
             reporting=reporting,
-            acknowledging=Acknowledging(
+            acknowledging=acknowledging,
+            restating=Restating(workspace=workspace, store=words, acknowledging=acknowledging),
+            closing=Closing(reporting=reporting, store=wiring.follow_up_store, clock=clock),
+            questioning=Questioning(
                 workspace=workspace,
-                queue=wiring.queue,
+                store=questions,
                 messenger=slack.messenger,
                 clock=clock,
                 later=wiring.in_background,
+                admins=settings.admins,
             ),
-            closing=Closing(reporting=reporting, store=wiring.follow_up_store, clock=clock),
             requeueing=Requeueing(
                 reporting=reporting, queue=wiring.queue, clock=clock, on_requeued=self.wake
             ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.messenger import SlackMessenger
+from adapters.teams.connector import DEV_WARNING, Connectors, Registration
+from adapters.teams.directory import TeamsDirectory
+from adapters.teams.messenger import TeamsMessenger
+from adapters.teams.tenants import TeamsTenants, Tenant, tenant_of
 from bot.clock import Clock, SystemClock
 from bot.errors import ConfigError
 from bot.ports import Messenger
@@ -35,6 +39,7 @@ from store.installations import SqlInstallations
 from store.leases import SqlLeases
 from store.migrate import upgrade
 from store.people import SqlPeople
+from store.teams import SqlTeams
 from store.workers import SqlWorkers
 
 log = logging.getLogger(__name__)
@@ -55,6 +60,25 @@ class Logins:
     slack_team_name: str = ""
 
 
+class Merged(Mapping[str, Any]):
+    """Two live mappings of workspaces (Slack's and Teams'; their keys never meet) seen as one."""
+
+    def __init__(self, first: Mapping[str, Any], second: Mapping[str, Any]) -> None:
+        self._parts = (first, second)
+
+    def __getitem__(self, key: str) -> Any:
+        for part in self._parts:
+            if key in part:
+                return part[key]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([key for part in self._parts for key in part])
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self._parts)
+
+
 class Wiring:
     """Connections and repositories for one event loop; `open()` before use, `close()` after."""
 
@@ -66,6 +90,8 @@ class Wiring:
         self._http: aiohttp.ClientSession | None = None
         self._running: set[asyncio.Task[Any]] = set()
         self._learned: dict[str, float] = {}  # SLACK_POST_RATE=auto: rates found earlier, by workspace
+        self.connectors: Connectors | None = None  # Teams: set when MICROSOFT_APP_ID or REALIGN_TEAMS_DEV
+        self.teams = TeamsTenants(build=self._open_teams, known=self._teams_known)
 
     async def open(self, *, migrate: bool = True, logins: Logins | None = None) -> None:
         """Bring the database up to date (unless told not to), connect, and set up the platforms.
@@ -93,6 +119,8 @@ class Wiring:
             client_id = self.settings.slack_client_id.get_secret_value()
             self.slacks.installations = SqlInstallations(self.db, client_id=client_id)
             await self.slacks.refresh()
+        if self.settings.teams_configured:
+            await self._open_teams_platform()
 
     @property
     def slack(self) -> Slack | None:
@@ -107,15 +135,62 @@ class Wiring:
     @property
     def delivering(self) -> bool:
         """Whether this loop has, or may come to have, a workspace to deliver to."""
-        return self.settings.slack_oauth or bool(self.slacks.by_key)
+        return self.settings.slack_oauth or bool(self.slacks.by_key) or self.connectors is not None
 
     @property
     def messengers(self) -> Mapping[str, Messenger]:
-        return self.slacks.messengers
+        return Merged(self.slacks.messengers, self.teams.messengers)
 
     @property
     def limiters(self) -> Mapping[str, RateLimiter]:
-        return self.slacks.limiters
+        return Merged(self.slacks.limiters, self.teams.limiters)
+
+    async def connect(self, workspace: str) -> object:
+        """A workspace this loop does not serve yet (installed since): Slack's or Teams'."""
+        if workspace.startswith("teams:"):
+            return await self.teams.load(workspace) if self.connectors is not None else None
+        return await self.slacks.load(workspace)
+
+    def share(self, senders: int) -> None:
+        """`senders` processes deliver now: every workspace's and tenant's limiter takes this one's part."""
+        self.slacks.share(senders)
+        self.teams.share(senders)
+
+    async def _open_teams_platform(self) -> None:
+        settings = self.settings
+        password = settings.microsoft_app_password
+        registration = Registration(
+            app_id=settings.microsoft_app_id or "",
+            password=password.get_secret_value() if password else "",
+            app_type=settings.microsoft_app_type or "MultiTenant",
+            tenant_id=settings.microsoft_app_tenant_id or "",
+        )
+        if registration.dev:
+            log.warning(DEV_WARNING)
+        self.teams_records = SqlTeams(self.db)
+        self.connectors = Connectors(
+            registration, timeout=settings.slack_api_timeout, graph_url=settings.microsoft_graph_url
+        )
+        await self.teams.refresh()
+
+    async def _teams_known(self) -> list[str]:
+        return await self.teams_records.workspaces()
+
+    def _open_teams(self, workspace: str) -> Tenant:
+        assert self.connectors is not None
+        app_id = self.connectors.registration.app_id
+        messenger = TeamsMessenger(
+            workspace=workspace,
+            tenant_id=tenant_of(workspace),
+            bot_id=f"28:{app_id}",
+            connectors=self.connectors,
+            records=self.teams_records,
+            clock=self.clock,
+            on_error=metrics.platform_errors("teams"),
+        )
+        directory = TeamsDirectory(workspace=workspace, people=self.people, rosters=self.teams_records)
+        limiter = RateLimiter(self.settings.teams_post_rate, on_wait=metrics.limiter_waits("teams"))
+        return Tenant(workspace, messenger, directory, limiter)
 
     async def sync_directories(self) -> None:
         """Bring every workspace's people up to date, one workspace after another."""
@@ -220,6 +295,8 @@ class Wiring:
         """Release the HTTP session and the database pool (call `finish` first)."""
         for slack in list(self.slacks.by_key.values()):  # background channel reads end first
             await slack.directory.close()
+        if self.connectors is not None:
+            await self.connectors.close()
         if self._http is not None:
             await self._http.close()
         if hasattr(self, "db"):

@@ -19,7 +19,17 @@ from store import audit
 from store.db import Database
 from store.tables import AudienceGroup, Change, Delivery, Person
 
-EDITABLE = ("announcer_id", "title", "what", "why", "effective_date", "ack_deadline", "customer_plan")
+EDITABLE = (
+    "announcer_id",
+    "title",
+    "what",
+    "why",
+    "effective_date",
+    "ack_deadline",
+    "customer_plan",
+    "owner_id",
+    "own_words",
+)
 DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
 CHUNK = 5000
 
@@ -66,6 +76,8 @@ def to_domain(row: Change, groups: Sequence[AudienceGroup]) -> model.Change:
         key=f"CHG-{row.id}",
         workspace=row.workspace,
         announcer_id=row.announcer_id,
+        owner_id=row.owner_id,
+        own_words=row.own_words,
         title=row.title,
         what=row.what,
         why=row.why,

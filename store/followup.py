@@ -26,9 +26,11 @@ from bot.ports import Deferred, Failed, NoticeClaim, Outcome, Retry, Sent, Skipp
 from store import audit
 from store.changes import SqlChangeStore, chunks, in_workspace, workspaces_due
 from store.db import Database
+from store.questions import open_questions
 from store.tables import Change, Delivery, Notice, Person
 from store.types import UTCDateTime
 
+QUESTIONS_LISTED = 10  # open questions and concerns in a gap report
 NOTICE = Notice.__table__  # type: ignore[attr-defined]
 WAITING = (DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.DELIVERED)
 PRIORITY = {NoticeKind.REMINDER: 1}  # escalations and reports (0) go before a reminder wave
@@ -99,6 +101,19 @@ def _notice(change_id: int, kind: NoticeKind, user_id: str, now: datetime, **mor
     }
 
 
+_REMINDER_OF_DELIVERY: dict[str, Any] = {  # notice column: its value for a delivery's next reminder
+    "change_id": col(Delivery.change_id),
+    "kind": literal(NoticeKind.REMINDER.value),
+    "user_id": col(Delivery.user_id),
+    "seq": col(Delivery.reminders_sent) + 1,
+    "delivery_id": col(Delivery.id),
+    "priority": literal(PRIORITY[NoticeKind.REMINDER]),
+    "state": literal("queued"),
+    "attempts": literal(0),
+    "unsure": literal(False),
+}
+
+
 class SqlFollowUp:
     """Implements `bot.ports.FollowUpStore`."""
 
@@ -127,27 +142,25 @@ class SqlFollowUp:
             .join(Change, col(Change.id) == col(Delivery.change_id))
             .where(col(Delivery.remind_at) <= now, col(Delivery.acknowledged_at).is_(None))
             .where(col(Change.state) == ChangeState.PUBLISHED)
-            .order_by(col(Delivery.remind_at))
+            .order_by(col(Delivery.remind_at), col(Delivery.id))
             .limit(limit)
         )
         if not self.db.is_sqlite:
             due = due.with_for_update(of=Delivery, skip_locked=True)
-        take = (
-            update(Delivery)
-            .where(col(Delivery.id).in_(due.scalar_subquery()))
-            .values(remind_at=None)  # the notice carries it now; sending it sets the next one
-            .returning(
-                col(Delivery.id), col(Delivery.change_id), col(Delivery.user_id), col(Delivery.reminders_sent)
-            )
-        )
         async with self.db.transaction() as session:
-            taken = (await session.execute(take)).all()
-            rows = [
-                _notice(c, NoticeKind.REMINDER, u, now, delivery_id=d, seq=sent + 1)
-                for d, c, u, sent in taken
-            ]
-            await self._add(session, rows)
-        return len(taken)
+            ids = list((await session.scalars(due)).all())
+            if ids:  # the notices are written from the rows in the database: no row passes through here
+                taken = col(Delivery.id).in_(ids)
+                reminders = select(
+                    *_REMINDER_OF_DELIVERY.values(), literal(now, UTCDateTime), literal(now, UTCDateTime)
+                )
+                columns = [*_REMINDER_OF_DELIVERY, "due_at", "created_at"]
+                await session.execute(
+                    self._insert(NOTICE).from_select(columns, reminders.where(taken)).on_conflict_do_nothing()
+                )
+                # the notice carries the due time now; sending it sets the next one
+                await session.execute(update(Delivery).where(taken).values(remind_at=None))
+        return len(ids)
 
     async def _due_changes(self, session: AsyncSession, due: Any, now: datetime) -> list[Any]:
         """Clear a change-level due time and return (id, announcer) of the changes cleared."""
@@ -334,6 +347,7 @@ class SqlFollowUp:
             ).all()
             teams = [(name, int(n)) for name, n in (await session.execute(departments)).all()]
             lost_total = await session.scalar(select(func.count()).select_from(Delivery).where(failed))
+            asked, asked_total = await open_questions(session, change_id, limit=QUESTIONS_LISTED)
         change = await self.change(change_id)
         return model.GapReport(
             change,
@@ -342,6 +356,8 @@ class SqlFollowUp:
             pending_total=sum(n for _, n in teams),
             failed_total=int(lost_total or 0),
             departments=tuple(teams),
+            questions=tuple(asked),
+            questions_total=asked_total,
         )
 
     async def close(self, change_id: int, *, actor: str, at: datetime) -> bool:

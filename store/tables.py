@@ -80,6 +80,8 @@ class Change(SQLModel, table=True):
     escalate_after_s: int = 172800
     escalate_at: datetime | None = utc(default=None, index=True)  # NULL once escalated
     report_at: datetime | None = utc(default=None, index=True)  # NULL once the gap report went out
+    owner_id: str | None = Field(default=None, max_length=64)  # answers questions; NULL: the announcer
+    own_words: bool = False  # acknowledging asks for a line "in your own words"
 
 
 class AudienceGroup(SQLModel, table=True):
@@ -182,6 +184,43 @@ class Notice(SQLModel, table=True):
     sent_at: datetime | None = utc(default=None)
 
 
+class Question(SQLModel, table=True):
+    """A recipient's question or concern about a change, and its answer. `request_ref` (a form's id, a
+    typed message's id) makes asking idempotent: a resubmitted form or a retried event asks once."""
+
+    __table_args__ = (Index("ix_question_open", "change_id", "state"),)
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    change_id: int = Field(foreign_key="change.id", ondelete="CASCADE")
+    delivery_id: int = Field(sa_type=BigInteger, foreign_key="delivery.id", ondelete="CASCADE")
+    asker_id: str = Field(max_length=64)
+    owner_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)  # question, concern
+    text: str
+    state: str = Field(max_length=16)  # open, answered, resolved
+    request_ref: str = Field(max_length=128, unique=True)
+    asked_at: datetime = utc()
+    channel: str | None = Field(default=None, max_length=64)  # the message asking the owner
+    ts: str | None = Field(default=None, max_length=64)
+    answer: str | None = None
+    answered_by: str | None = Field(default=None, max_length=64)
+    answered_at: datetime | None = utc(default=None)
+    resolved_at: datetime | None = utc(default=None)
+
+
+class OwnWords(SQLModel, table=True):
+    """What a person said, as they acknowledged, they will do differently (one line per delivery)."""
+
+    __tablename__ = "own_words"
+
+    delivery_id: int = Field(
+        sa_type=BigInteger, foreign_key="delivery.id", ondelete="CASCADE", primary_key=True
+    )
+    change_id: int = Field(foreign_key="change.id", ondelete="CASCADE", index=True)
+    text: str
+    at: datetime = utc()
+
+
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
 
@@ -212,3 +251,60 @@ SLACK_BOTS = SQLAlchemyInstallationStore.build_bots_table(SQLModel.metadata, "sl
 SLACK_OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
     SQLModel.metadata, "slack_oauth_states"
 )
+
+
+# Microsoft Teams (issue 10). Teams ids and conversation ids are long and unbounded, so they are
+# plain text; a person's core user id is their Entra object id (a GUID), which fits everywhere.
+
+
+class TeamsUser(SQLModel, table=True):
+    """How to reach one Teams person: their `29:` id, and the bot's 1:1 conversation once created."""
+
+    __tablename__ = "teams_user"
+
+    workspace: str = Field(primary_key=True, max_length=64)  # "teams:<tenant id>"
+    user_id: str = Field(primary_key=True, max_length=64)  # the Entra object id
+    teams_id: str
+    service_url: str
+    conversation_id: str | None = None
+    updated_at: datetime = utc()
+
+
+class TeamsInstall(SQLModel, table=True):
+    """A conversation Realign was added to (personal, group chat, a team's channel) and its reference."""
+
+    __tablename__ = "teams_install"
+
+    workspace: str = Field(primary_key=True, max_length=64)
+    conversation_id: str = Field(primary_key=True)
+    kind: str = Field(max_length=16)  # personal, groupChat, channel
+    team_id: str | None = None
+    name: str = ""
+    private: bool = False
+    service_url: str
+    reference: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    installed_at: datetime = utc()
+
+
+class TeamsMember(SQLModel, table=True):
+    """Who is in an installed team or channel (a private channel has its own members)."""
+
+    __tablename__ = "teams_member"
+
+    workspace: str = Field(primary_key=True, max_length=64)
+    conversation_id: str = Field(primary_key=True)
+    user_id: str = Field(primary_key=True, max_length=64)
+
+
+class TeamsSent(SQLModel, table=True):
+    """The activity id of each message Realign posted, written the moment the connector answers, so a
+    crash before the outbox row is settled never leads to a second post (the connector cannot list a
+    conversation's messages)."""
+
+    __tablename__ = "teams_sent"
+
+    kind: str = Field(primary_key=True, max_length=16)  # delivery, notice
+    row_id: int = Field(primary_key=True, sa_type=BigInteger)
+    user_id: str = Field(max_length=64)
+    activity_id: str
+    sent_at: datetime = utc()

@@ -17,13 +17,13 @@ SCRIPT = (
     "From 9 March weekend support is covered by a published on-call rota instead of ad hoc volunteers.",
     "Weekend tickets waited 14 hours on average last quarter; a rota gets every customer an answer within 2.",
     "+7d",
-    "+3d",  # before the effective date: the use case refuses it, and only this question is asked again
+    "+3d",  # acknowledge by: before the effective date, so people have time to prepare
     "indirect",
     "Account teams mention the new weekend response time in their next customer check-in.",
     "",
     "",
     "",
-    "+10d",  # the deadline again
+    "",  # in your own words: not for this change
     "Support engineers",
     "@support",
     "Weekend cover is arranged ad hoc in the #support channel.",
@@ -50,7 +50,7 @@ SCRIPT = (
     "/as lee",
     "/change-status CHG-1",
     "/as dana",
-    "/advance 8d8h",  # to the end of the deadline's working day
+    "/advance 1d8h",  # to the end of the deadline's working day
     "/change-status CHG-1",
     "/quit",
 )

@@ -12,6 +12,7 @@ from enum import StrEnum
 from bot.clock import Clock
 from bot.model import Announcement, Escalation, GapReport
 from bot.ports import Found, MessageRef, SendResult, Sent
+from bot.questions import Question
 
 
 class Kind(StrEnum):
@@ -19,9 +20,11 @@ class Kind(StrEnum):
     REMINDER = "reminder"
     ESCALATION = "escalation"
     GAP_REPORT = "gap report"
+    QUESTION = "question"  # to the announcer: a question or concern to answer
+    ANSWER = "answer"  # to the asker, in the thread of their announcement
 
 
-Body = Announcement | Escalation | GapReport
+Body = Announcement | Escalation | GapReport | Question
 
 
 @dataclass
@@ -41,6 +44,10 @@ class Message:
     @property
     def announcement(self) -> Announcement | None:
         return self.body if isinstance(self.body, Announcement) else None
+
+    @property
+    def question(self) -> Question | None:
+        return self.body if isinstance(self.body, Question) else None
 
 
 class ConsoleMessenger:
@@ -111,3 +118,16 @@ class ConsoleMessenger:
 
     async def find_notice(self, *, user_id: str, notice_id: int, thread: MessageRef | None) -> Found:
         return next((m.ref for m in self.inbox(user_id) if m.notice_id == notice_id), None)
+
+    # --- questions and answers (bot.questions.QuestionMessenger) ---------------------------------------
+
+    async def send_question(self, question: Question) -> SendResult:
+        return self._file(question.owner_id, Kind.QUESTION, question)
+
+    async def update_question(self, ref: MessageRef, question: Question) -> None:
+        message = self._at(ref)
+        if message is not None:
+            message.body = question
+
+    async def send_answer(self, question: Question) -> SendResult:
+        return self._file(question.asker_id, Kind.ANSWER, question, thread=question.thread)

@@ -15,7 +15,9 @@ BASICS = {
     "remind_after": "Remind those who have not acknowledged after",
     "reminders": "How many reminders",
     "escalate_after": "Tell their managers after",
+    "own_words": "Ask each person to say in one line what they will do differently? [y/N]",
 }
+OWN_WORDS = "In one line: what will you do differently from {effective}?"
 GROUP = {
     "name": "Group name (optional)",
     "people": "People and groups (handles like dana, lee, departments like @support, or @everyone)",
@@ -40,6 +42,10 @@ HELP = """\
 /as HANDLE                 be someone else (/people lists handles); their new messages are shown
 /inbox                     your messages, numbered
 /ack [N | CHG-n]           acknowledge message N of your inbox (default: the latest waiting)
+/ask [CHG-n], /concern [CHG-n]
+                           ask the announcer a question, or raise a concern (default: your latest
+                           announcement); a line typed without a / is a question too
+/answer N, /resolve N      answer question N of your inbox; mark concern N resolved
 /change-status [CHG-n]     your changes, or one change in detail (announcer, admins, managers)
 /close CHG-n               stop reminders and escalations for a change you announced
 /advance DURATION          move the clock (90s, 15m, 24h, 2d) and run the engine as time passes:
@@ -55,6 +61,13 @@ INBOX_COUNT = "{count} message(s), {pending} waiting for your acknowledgement. /
 NOTHING_TO_ACK = "You have no announcement waiting for acknowledgement."
 NO_SUCH_MESSAGE = "There is no message {number} in your inbox, or it is not an announcement."
 ACK_HINT = "Type /ack {number} to acknowledge."
+ASK_HINT = "/ask {key} to ask a question, /concern {key} to raise a concern (or just type it)."
+ANSWER_HINT = "Type /answer {number} to answer."
+CONCERN_HINT = "Type /answer {number} to answer, /resolve {number} once it is dealt with."
+QUESTION_TEXT = "Your {kind} (one or a few lines)"
+ANSWER_TEXT = "Your answer"
+USAGE_ANSWER = "Usage: /answer N, where N is the number of a question in your inbox."
+NOT_A_QUESTION = "Message {number} of your inbox is not a question or concern."
 UNKNOWN_COMMAND = "There is no command {command}; /help lists them."
 NOT_A_COMMAND = "Commands start with /; /help lists them."
 USAGE_AS = "Usage: /as HANDLE (for example /as dana)."

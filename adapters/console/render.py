@@ -24,6 +24,7 @@ from bot.announce import Review
 from bot.errors import InvalidInput
 from bot.model import Announcement, Escalation, GapReport, PendingPerson, Person
 from bot.ports import ChangeSummary
+from bot.questions import Question, QuestionKind, QuestionState
 from bot.status import ChangeStatus, Totals
 
 Names = Callable[[str | None], str]  # user id -> display name
@@ -78,6 +79,8 @@ def announcement(a: Announcement, *, name: Names, number: int | None = None, pre
         lines.append(say(copy.ACKNOWLEDGED, when=copy.moment(a.acknowledged_at)))
     elif not preview and number is not None:
         lines.append(f"[bold cyan]{say(prompts.ACK_HINT, number=number)}[/bold cyan]")
+    if not preview and number is not None:
+        lines.append(f"[cyan]{say(prompts.ASK_HINT, key=a.change_key)}[/cyan]")
     return "\n".join(lines)
 
 
@@ -135,12 +138,73 @@ def gap_report(r: GapReport, *, name: Names) -> str:
             f"[bold]{say(copy.STATUS_FAILED_TITLE, count=r.failed_count)}[/bold]",
             bullets(r.failed, total=r.failed_count, reason=True),
         ]
+    if r.questions_total:
+        lines.append(f"[bold]{say(copy.GAP_QUESTIONS, count=r.questions_total)}[/bold]")
+        lines += [escape(f"• {name(q.asker_id)} ({q.kind.value}): {q.text}") for q in r.questions]
     return "\n".join(lines)
+
+
+def _asked(q: Question, *, name: Names) -> str:
+    template = copy.QUESTION_FROM if q.kind is QuestionKind.QUESTION else copy.CONCERN_FROM
+    return say(template, asker=name(q.asker_id), key=q.change_key, title=q.title)
+
+
+def question(q: Question, *, name: Names, number: int) -> str:
+    """The announcer's message: what was asked, its answer and resolution, and the commands to act."""
+    lines = [_asked(q, name=name), f"  {escape(q.text)}"]
+    if q.answer is not None and q.answered_at is not None:
+        when = copy.moment(q.answered_at)
+        lines.append(say(copy.QUESTION_ANSWERED, who=name(q.answered_by), when=when, answer=q.answer))
+    if q.state is QuestionState.RESOLVED and q.resolved_at is not None:
+        lines.append(say(copy.CONCERN_RESOLVED, when=copy.moment(q.resolved_at)))
+        return "\n".join(lines)
+    hint = prompts.ANSWER_HINT if q.kind is QuestionKind.QUESTION else prompts.CONCERN_HINT
+    lines.append(f"[bold cyan]{say(hint, number=number)}[/bold cyan]")
+    return "\n".join(lines)
+
+
+def answer(q: Question, *, name: Names) -> str:
+    said = say(
+        copy.ANSWER_FOR_YOU, kind=q.kind.value, key=q.change_key, question=q.text, answer=q.answer or ""
+    )
+    return f"{said}\n[dim]{say(copy.DM_FROM_ANNOUNCER, announcer=name(q.answered_by))}[/dim]"
+
+
+def questions(status: ChangeStatus, *, name: Names) -> list[str]:
+    if not status.open_questions:
+        return []
+    lines = [f"[bold]{say(copy.QUESTIONS_TITLE, count=status.open_questions)}[/bold]"]
+    for q in status.questions:
+        what = "Concern" if q.kind is QuestionKind.CONCERN else "Question"
+        answered = " (answered)" if q.state is QuestionState.ANSWERED else ""
+        lines.append(escape(f"• {what} from {name(q.asker_id)}{answered}: {q.text}"))
+    if status.open_questions > len(status.questions):
+        lines.append(say(copy.STATUS_AND_MORE, count=status.open_questions - len(status.questions)))
+    return lines
+
+
+def own_words(status: ChangeStatus, *, name: Names) -> list[str]:
+    """What people said they will do, under each audience group, by department."""
+    if not status.own_words_count:
+        return []
+    lines = [f"[bold]{say(copy.OWN_WORDS_TITLE, count=status.own_words_count)}[/bold]"]
+    for group in status.own_words:
+        lines.append(f"[bold]{escape(group.group)}[/bold]")
+        for department, said in group.departments.items():
+            lines.append(f"  [italic]{escape(department or copy.NO_DEPARTMENT)}[/italic]")
+            lines += [escape(f"    {name(line.user_id)}: {line.text}") for line in said]
+    return lines
 
 
 def message(m: Message, *, name: Names) -> Panel:
     """One DM as a panel titled with its inbox number, kind and time."""
-    if m.kind is Kind.ESCALATION:
+    if isinstance(m.body, Question):
+        body = (
+            question(m.body, name=name, number=m.number)
+            if m.kind is Kind.QUESTION
+            else answer(m.body, name=name)
+        )
+    elif m.kind is Kind.ESCALATION:
         assert isinstance(m.body, Escalation)
         body = escalation(m.body, name=name)
     elif m.kind is Kind.GAP_REPORT:
@@ -168,7 +232,7 @@ def arrivals(messages: Sequence[Message], *, name: Names) -> list[str]:
     """One line per kind of message and change: who was just sent what."""
     groups: dict[tuple[Kind, str], list[str]] = {}
     for m in messages:
-        key = m.body.change_key if isinstance(m.body, Announcement) else m.body.change.key
+        key = m.body.change_key if isinstance(m.body, Announcement | Question) else m.body.change.key
         groups.setdefault((m.kind, key), []).append(name(m.to))
     lines = []
     for (kind, key), names in groups.items():
@@ -203,6 +267,8 @@ def review(r: Review, *, name: Names) -> str:
         lines.append(f"• [bold]{escape(group.name)}[/bold]: {n} {'person' if n == 1 else 'people'}")
     lines.append(f"[bold]{len(resolution.recipients)} people in all[/bold] will get a direct message.")
     lines += [f"[yellow]⚠ {escape(warning)}[/yellow]" for warning in r.warnings]
+    if r.overlapping:
+        lines.append(f"[yellow]  {escape(', '.join(name(user) for user in r.overlapping))}[/yellow]")
     if r.preview is not None:
         lines += ["", "[dim]Preview: everyone sees their own groups' expectations[/dim]"]
         lines.append(announcement(r.preview, name=name, preview=True))
@@ -256,6 +322,8 @@ def detail(status: ChangeStatus, *, name: Names) -> str:
     if status.totals.pending > len(status.pending):
         lines.append(say(copy.STATUS_AND_MORE, count=status.totals.pending - len(status.pending)))
     lines += breakdown(status, name=name)
+    lines += questions(status, name=name)
+    lines += own_words(status, name=name)
     if status.failed and not status.manager_id:
         lines.append(f"[bold]{say(copy.STATUS_FAILED_TITLE, count=status.totals.failed)}[/bold]")
         lines += [escape(f"• {p.name}: {p.reason}") for p in status.failed]

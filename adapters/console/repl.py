@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from adapters.console import prompts, render, translate
 from adapters.console.announce import AnnounceForm
+from adapters.console.asking import Asking
 from adapters.console.clock import ConsoleClock
 from adapters.console.directory import EVERYONE, ConsoleDirectory
 from adapters.console.lines import Lines
@@ -29,7 +30,9 @@ from bot.announce import Announcing
 from bot.durations import parse_duration
 from bot.errors import ConfigError, RealignError
 from bot.model import Announcement
+from bot.questions import Questioning
 from bot.status import Closing, Reporting
+from bot.words import Restating
 
 MAX_STEPS = 12  # engine runs per /advance, however far: a 1-day jump runs it every 2 hours
 ENGINE_AFTER = frozenset({"announce-change"})  # commands that queue messages due at once
@@ -65,6 +68,8 @@ class ConsoleServices:
     reporting: Reporting
     acknowledging: Acknowledging
     closing: Closing
+    questioning: Questioning
+    restating: Restating
     directory: ConsoleDirectory
     messenger: ConsoleMessenger
     engine: Engine
@@ -80,7 +85,7 @@ def steps(total: timedelta, *, shortest: timedelta) -> list[timedelta]:
     return [step] * (count - 1) + [total - step * (count - 1)]
 
 
-class Session:
+class Session(Asking):
     """One person at the keyboard, being whoever `/as` says."""
 
     def __init__(self, *, services: ConsoleServices, out: Console, me: str) -> None:
@@ -88,11 +93,16 @@ class Session:
         self.out = out
         self.me = me
         self.done = False
+        self._asked = 0  # questions asked in this session: each one's request is its own
         self.commands: dict[str, Callable[[str, Lines], Awaitable[None]]] = {
             "announce-change": self.announce,
             "as": self.become,
             "inbox": self.inbox,
             "ack": self.ack,
+            "ask": self.ask,
+            "concern": self.concern,
+            "answer": self.answer,
+            "resolve": self.resolve,
             "change-status": self.status,
             "close": self.close,
             "advance": self.advance,
@@ -137,7 +147,10 @@ class Session:
         command = translate.command(line)
         if command is None:
             if line.strip():
-                self.out.print(escape(prompts.NOT_A_COMMAND))
+                try:
+                    await self.typed(line)
+                except RealignError as error:
+                    self.out.print(f"[red]{escape(str(error))}[/red]")
             return
         handler = self.commands.get(command.name)
         if handler is None:
@@ -221,9 +234,19 @@ class Session:
     async def ack(self, argument: str, lines: Lines) -> None:
         message, announcement = self._to_acknowledge(argument)
         assert announcement.delivery_id is not None  # it was delivered
-        await self.services.acknowledging.acknowledge(
-            delivery_id=announcement.delivery_id, user_id=self.me, clicked_in=message.ref
-        )
+        if announcement.own_words and announcement.acknowledged_at is None:
+            asked = prompts.OWN_WORDS.format(effective=copy.day(announcement.effective_date))
+            line = await lines.read(f"{asked} ")
+            if line is None or line.strip() == prompts.CANCEL_WORD:
+                self.out.print(escape(prompts.CANCELLED))
+                return
+            await self.services.restating.acknowledge(
+                delivery_id=announcement.delivery_id, user_id=self.me, text=line, clicked_in=message.ref
+            )
+        else:
+            await self.services.acknowledging.acknowledge(
+                delivery_id=announcement.delivery_id, user_id=self.me, clicked_in=message.ref
+            )
         await self.services.later.run()  # the message shows the acknowledgement in place
         self.out.print(render.updated(message))
 

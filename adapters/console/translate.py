@@ -115,6 +115,7 @@ def basics(answers: Mapping[str, str], *, today: date) -> Basics:
         remind_after=answers.get("remind_after", ""),
         reminders=number(answers.get("reminders", "")),
         escalate_after=answers.get("escalate_after", ""),
+        own_words=yes(answers.get("own_words", "")),
     )
 
 

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -21,14 +20,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import render, translate
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.install import Installs
+from adapters.slack.questions import register_questions
+from adapters.slack.replies import Ack, errors_on, said, tell
 from bot import copy
 from bot.acknowledge import Acknowledging
 from bot.announce import Announcing
 from bot.errors import InvalidInput, RealignError
+from bot.questions import Questioning
 from bot.status import Closing, Reporting, Requeueing
+from bot.words import Restating
 
 log = logging.getLogger(__name__)
-Ack = Callable[..., Awaitable[Any]]
 ACK_BUDGET = 2.0  # seconds of Slack's 3 spent waiting for a publish to finish
 UPDATE_AFTER_ACK = 1.0
 
@@ -42,6 +44,8 @@ class SlackServices:
     acknowledging: Acknowledging
     requeueing: Requeueing
     closing: Closing
+    questioning: Questioning
+    restating: Restating
     directory: SlackDirectory
     in_background: Callable[[Coroutine[Any, Any, Any]], None]
 
@@ -121,27 +125,10 @@ async def _publish(announcing: Announcing, *, key: str, user_id: str) -> dict[st
     try:
         published = await announcing.publish(key=key, user_id=user_id)
     except RealignError as error:
-        return render.published_modal(key, 0, note=_said(error))
+        return render.published_modal(key, 0, note=said(error))
     if not published.first:
         return render.published_modal(key, 0, note=copy.ALREADY_PUBLISHED.format(key=key))
     return render.published_modal(key, published.recipients)
-
-
-async def _errors(ack: Ack, error: RealignError, *, field: str) -> None:
-    errors = error.errors if isinstance(error, InvalidInput) else {field: str(error)}
-    await ack(response_action="errors", errors=errors)
-
-
-async def _tell(respond: AsyncRespond, text: str) -> None:
-    """An ephemeral note to whoever clicked. Slack always sends a response_url; a request without a
-    usable one gets the plain ack alone."""
-    if not isinstance(respond.response_url, str):
-        log.warning("a click came without a response_url; it was not answered")
-        return
-    try:
-        await respond(text=text, replace_original=False, response_type="ephemeral")
-    except (aiohttp.ClientError, ValueError, TimeoutError) as error:
-        log.warning("could not answer a click through its response_url: %s", type(error).__name__)
 
 
 async def _open(client: AsyncWebClient, *, trigger_id: object, view: dict[str, Any]) -> None:
@@ -159,6 +146,7 @@ def register(app: AsyncApp) -> None:
     _register_announce(app)
     _register_buttons(app)
     _register_status(app)
+    register_questions(app)
 
 
 def _register_announce(app: AsyncApp) -> None:
@@ -170,7 +158,7 @@ def _register_announce(app: AsyncApp) -> None:
         try:
             await announcing.check_may_announce(user_id=translate.command_user(body))
         except RealignError as error:
-            await ack(text=_said(error))
+            await ack(text=said(error))
             return
         await ack()
         form = render.basics_modal(translate.command_text(body).strip(), policy=announcing.policy)
@@ -188,7 +176,7 @@ def _register_announce(app: AsyncApp) -> None:
                 form=translate.basics(view),
             )
         except RealignError as error:
-            await _errors(ack, error, field="title")
+            await errors_on(ack, error, field="title")
             return
         usergroups = await services.directory.usergroups()
         await ack(response_action="update", view=render.group_modal(change, 0, usergroups))
@@ -209,7 +197,7 @@ def _register_announce(app: AsyncApp) -> None:
             else:
                 following = render.review_modal(await announcing.review(key=key, user_id=user_id))
         except RealignError as error:
-            await _errors(ack, error, field="people")
+            await errors_on(ack, error, field="people")
             return
         await ack(response_action="update", view=following)
 
@@ -253,7 +241,7 @@ def _register_buttons(app: AsyncApp) -> None:
                 clicked_in=translate.clicked_message(body),
             )
         except RealignError as error:
-            await _tell(respond, _said(error))
+            await tell(respond, said(error))
 
     @app.action(render.RETRY_ACTION)
     async def retry_failed_clicked(
@@ -267,8 +255,8 @@ def _register_buttons(app: AsyncApp) -> None:
                 copy.REQUEUED.format(count=count, key=key) if count else copy.NOTHING_TO_RETRY.format(key=key)
             )
         except RealignError as error:
-            text = _said(error)
-        await _tell(respond, text)
+            text = said(error)
+        await tell(respond, text)
 
     @app.action(render.CLOSE_ACTION)
     async def close_clicked(
@@ -280,13 +268,8 @@ def _register_buttons(app: AsyncApp) -> None:
             closed = await services.closing.close(key=key, user_id=translate.user_id(body))
             text = (copy.CLOSED if closed else copy.NOT_OPEN).format(key=key)
         except RealignError as error:
-            text = _said(error)
-        await _tell(respond, text)
-
-
-def _said(error: RealignError) -> str:
-    """What to tell a person about a refusal (an InvalidInput's messages, without the field names)."""
-    return " ".join(error.errors.values()) if isinstance(error, InvalidInput) else str(error)
+            text = said(error)
+        await tell(respond, text)
 
 
 def _register_status(app: AsyncApp) -> None:
@@ -302,7 +285,7 @@ def _register_status(app: AsyncApp) -> None:
             else:
                 raise RealignError(copy.UNKNOWN_STATUS_ARGUMENT)
         except RealignError as error:
-            await ack(text=_said(error))
+            await ack(text=said(error))
             return
         await ack(text=copy.STATUS_LIST_TITLE, blocks=blocks)
 

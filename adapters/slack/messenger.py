@@ -13,9 +13,10 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import render
+from adapters.slack import alignment, render
 from bot.model import Announcement, Escalation, GapReport
 from bot.ports import Failed, Found, MessageRef, Retry, SendResult, Sent
+from bot.questions import Question
 
 log = logging.getLogger(__name__)
 
@@ -293,3 +294,27 @@ class SlackMessenger:
             text=render.reminder_text(announcement),
             blocks=render.reminder(announcement),
         )
+
+    # --- questions and answers (bot.questions.QuestionMessenger): sent directly, not through the outbox
+
+    async def send_question(self, question: Question) -> SendResult:
+        return await self._post(
+            question.owner_id, text=alignment.question_text(question), blocks=alignment.question(question)
+        )
+
+    async def update_question(self, ref: MessageRef, question: Question) -> None:
+        await self.client.chat_update(
+            channel=ref.conversation,
+            ts=ref.id,
+            text=alignment.question_text(question),
+            blocks=alignment.question(question),
+        )
+
+    async def send_answer(self, question: Question) -> SendResult:
+        text, blocks = alignment.answer_text(question), alignment.answer(question)
+        thread = question.thread
+        if thread is not None:
+            result = await self._post(thread.conversation, text=text, blocks=blocks, thread_ts=thread.id)
+            if not (isinstance(result, Failed) and result.reason in THREAD_GONE):
+                return result
+        return await self._post(question.asker_id, text=text, blocks=blocks)  # thread gone: a new DM

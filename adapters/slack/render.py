@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from adapters.slack.alignment import ACK_WORDS_ACTION, ASK_ACTION, CONCERN_ACTION, own_words, questions
+from adapters.slack.blocks import (
+    HEADER_LIMIT,
+    SECTION_LIMIT,
+    Block,
+    button,
+    clip,
+    context,
+    field,
+    listing,
+    modal,
+    option,
+    section,
+    text,
+    text_input,
+)
 from bot import copy
-from bot.announce import DEFAULT_POLICY, MAX_REMINDERS, NAME_LIMIT, TEXT_LIMIT, TITLE_LIMIT, Review, length
+from bot.announce import DEFAULT_POLICY, MAX_REMINDERS, NAME_LIMIT, TITLE_LIMIT, Review, length
 from bot.durations import format_duration
 from bot.model import (
     Announcement,
@@ -23,13 +38,10 @@ from bot.model import (
 from bot.ports import ChangeSummary
 from bot.status import ChangeStatus, Totals
 
-Block = dict[str, Any]
 ACK_ACTION = "realign.acknowledge"
 RETRY_ACTION = "realign.retry_failed"
 CLOSE_ACTION = "realign.close"
 BASICS, GROUP, REVIEW = "realign.basics", "realign.group", "realign.review"
-SECTION_LIMIT = 3000  # Slack's limit for a section's (and a context element's) text
-HEADER_LIMIT = 150  # and for a header's
 OVERVIEW_SHOWN = 40  # changes listed by /change-status (Slack shows at most 50 blocks)
 DURATION_CHARS = 20  # the follow-up durations' text boxes: "1h30m"-style, never long
 IMPACT_LABELS = {
@@ -37,102 +49,6 @@ IMPACT_LABELS = {
     CustomerImpact.INDIRECT: "Indirect",
     CustomerImpact.DIRECT: "Direct: customers will notice",
 }
-
-
-def text(value: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": value, "emoji": True}
-
-
-def clip(value: str, limit: int = SECTION_LIMIT) -> str:
-    """`value`, or its start and a visible "…" when it is longer than Slack takes. Validation keeps
-    everything people type below the limits, so in practice this never cuts."""
-    if length(value) <= limit:
-        return value
-    cut = value[: limit - 1]
-    cut = cut[: len(cut) - max(0, length(cut) - (limit - 1))]
-    return cut + "…"
-
-
-def listing(
-    lines: Sequence[str], *, total: int | None = None, budget: int = SECTION_LIMIT, sep: str = "\n"
-) -> str:
-    """As many of `lines` as fit in `budget` characters, then "…and N more" for the rest (`total`: how
-    many there are in all, when `lines` are only the first of them). Never cuts inside a line."""
-    total = len(lines) if total is None else total
-    joined = sep.join(lines)
-    if total == len(lines) and length(joined) <= budget:
-        return joined
-    reserve = length(sep) + length(copy.STATUS_AND_MORE.format(count=total))
-    shown: list[str] = []
-    used = 0
-    for line in lines:
-        cost = length(line) + (length(sep) if shown else 0)
-        if used + cost + reserve > budget:
-            break
-        shown.append(line)
-        used += cost
-    return sep.join([*shown, copy.STATUS_AND_MORE.format(count=total - len(shown))])
-
-
-def section(markdown: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(markdown)}}
-
-
-def context(markdown: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(markdown)}]}
-
-
-def option(label: str, value: str) -> dict[str, Any]:
-    return {"text": text(clip(label, 75)), "value": value}
-
-
-def field(
-    block_id: str, label: str, element: dict[str, Any], *, optional: bool = False, hint: str = ""
-) -> Block:
-    block: Block = {
-        "type": "input",
-        "block_id": block_id,
-        "label": text(label),
-        "optional": optional,
-        "element": {"action_id": "value", **element},
-    }
-    if hint:
-        block["hint"] = text(hint)
-    return block
-
-
-def text_input(
-    initial: str = "", *, multiline: bool = False, placeholder: str = "", limit: int = TEXT_LIMIT
-) -> dict[str, Any]:
-    """A text box that takes at most `limit` characters. A longer `initial` value (a title typed after
-    the slash command) is shown whole where it fits, and validation then asks for a shorter one."""
-    initial = clip(initial, SECTION_LIMIT)
-    element: dict[str, Any] = {
-        "type": "plain_text_input",
-        "multiline": multiline,
-        "max_length": max(limit, length(initial)),
-    }
-    if initial:
-        element["initial_value"] = initial
-    if placeholder:
-        element["placeholder"] = text(placeholder)
-    return element
-
-
-def modal(
-    callback_id: str, title: str, blocks: list[Block], *, submit: str | None, meta: dict[str, Any]
-) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "type": "modal",
-        "callback_id": callback_id,
-        "title": text(title[:24]),
-        "close": text("Cancel"),
-        "blocks": blocks,
-        "private_metadata": json.dumps(meta),
-    }
-    if submit:
-        view["submit"] = text(submit[:24])
-    return view
 
 
 # --- the announcement DM -----------------------------------------------------------------------------
@@ -169,21 +85,33 @@ def announcement(a: Announcement, *, preview: bool = False) -> list[Block]:
     blocks.append(context(copy.DM_FROM_ANNOUNCER.format(announcer=f"<@{a.announcer_id}>")))
     if a.acknowledged_at is not None:
         blocks.append(section(copy.ACKNOWLEDGED.format(when=copy.moment(a.acknowledged_at))))
-    elif not preview:
-        blocks.append(acknowledge_actions(a))
+    if not preview:
+        blocks.append(acknowledge_actions(a, asking=True))
     return blocks
 
 
-def acknowledge_actions(a: Announcement) -> Block:
-    """The Acknowledge button; its value is the delivery id only (the core looks up the rest)."""
-    button = {
-        "type": "button",
-        "action_id": ACK_ACTION,
-        "style": "primary",
-        "text": text(copy.ACKNOWLEDGE),
-        "value": str(a.delivery_id),
-    }
-    return {"type": "actions", "block_id": "realign.respond", "elements": [button]}
+def acknowledge_actions(a: Announcement, *, asking: bool = False) -> Block:
+    """The Acknowledge button (until acknowledged), and with `asking` Ask a question / I have a concern
+    (always: asking is not acknowledging). The Acknowledge button's value is the delivery id; the others'
+    the change key, since the clicker and the change name the delivery (and the announcement body stays
+    the same for every recipient but its one delivery id, see messenger.AnnouncementBodies)."""
+    buttons = []
+    if a.acknowledged_at is None:
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": ACK_WORDS_ACTION if a.own_words else ACK_ACTION,
+                "style": "primary",
+                "text": text(copy.ACKNOWLEDGE),
+                "value": str(a.delivery_id),
+            }
+        )
+    if asking:
+        buttons += [
+            button(ASK_ACTION, copy.ASK_QUESTION, a.change_key),
+            button(CONCERN_ACTION, copy.RAISE_CONCERN, a.change_key),
+        ]
+    return {"type": "actions", "block_id": "realign.respond", "elements": buttons}
 
 
 # --- follow-up ----------------------------------------------------------------------------------------
@@ -269,6 +197,11 @@ def gap_report(r: GapReport) -> list[Block]:
                 + names(r.failed, reason=True, total=r.failed_count)
             )
         )
+    if r.questions_total:
+        asked = [f"• <@{q.asker_id}> ({q.kind.value}): {q.text.replace(chr(10), ' ')}" for q in r.questions]
+        heading = f"*{copy.GAP_QUESTIONS.format(count=r.questions_total)}*"
+        budget = SECTION_LIMIT - length(heading) - 1
+        blocks.append(section(f"{heading}\n{listing(asked, total=r.questions_total, budget=budget)}"))
     return blocks[:50]
 
 
@@ -300,6 +233,19 @@ def basics_modal(title: str = "", *, policy: Policy = DEFAULT_POLICY) -> dict[st
             {"type": "static_select", "options": impacts, "initial_option": impacts[0]},
         ),
         field("customer_plan", "How customers will be told", text_input(multiline=True), optional=True),
+        field(
+            "own_words",
+            "In your own words",
+            {"type": "checkboxes", "options": [option(copy.OWN_WORDS_OPTION, "yes")]},
+            optional=True,
+        ),
+        field(
+            "owner",
+            "Who answers questions and concerns",
+            {"type": "users_select"},
+            optional=True,
+            hint="Leave empty to answer them yourself.",
+        ),
         field(
             "remind_after",
             "Remind those who have not acknowledged after",
@@ -384,10 +330,12 @@ def review_modal(review: Review) -> dict[str, Any]:
         ),
     ]
     blocks += [context(f":warning: {warning}") for warning in review.warnings]
+    if review.overlapping:  # the people the several-groups warning asks the announcer to confirm
+        blocks.append(context(listing([f"<@{user}>" for user in review.overlapping], sep=", ")))
     if review.preview is not None:
         blocks += [{"type": "divider"}, context("Preview: everyone sees their own groups' expectations")]
         blocks += announcement(review.preview, preview=True)
-    # At most 1 + 24 warnings + 2 + 47 (the preview) = 74 blocks: within a modal's 100.
+    # At most 1 + 24 warnings + 1 + 2 + 47 (the preview) = 74 blocks: within a modal's 100.
     return modal(REVIEW, "Review and publish", blocks[:100], submit="Publish", meta={"key": change.key})
 
 
@@ -434,10 +382,6 @@ def totals_line(t: Totals) -> str:
     )
 
 
-def button(action_id: str, label: str, value: str) -> dict[str, Any]:
-    return {"type": "button", "action_id": action_id, "text": text(label), "value": value}
-
-
 def breakdown(status: ChangeStatus) -> list[Block]:
     """Progress by department and by manager (top ten each)."""
     blocks = []
@@ -472,6 +416,8 @@ def detail(status: ChangeStatus) -> list[Block]:
     if status.totals.pending > len(status.pending):
         blocks.append(context(copy.STATUS_AND_MORE.format(count=status.totals.pending - len(status.pending))))
     blocks += breakdown(status)
+    blocks += questions(status)
+    blocks += own_words(status)
     if status.manager_id:  # managers see, they do not act on the announcer's change
         return blocks
     buttons = []
@@ -485,4 +431,4 @@ def detail(status: ChangeStatus) -> list[Block]:
         buttons.append(button(CLOSE_ACTION, copy.CLOSE, change.key))
     if buttons:
         blocks.append({"type": "actions", "block_id": "realign.status", "elements": buttons})
-    return blocks  # at most MAX_GROUPS + 4 blocks: within Slack's 50
+    return blocks  # at most MAX_GROUPS + 5 blocks: within Slack's 50

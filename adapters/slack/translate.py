@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,7 @@ from bot.announce import Basics
 from bot.errors import InvalidInput
 from bot.model import MAX_GROUPS, AudienceGroup, CustomerImpact
 from bot.ports import MessageRef
+from bot.questions import QuestionKind
 
 METADATA_LIMIT = 3000  # Slack's limit for a view's private_metadata
 ID_LIMIT = 64  # longer than any Slack id (and the directory's column)
@@ -103,6 +105,14 @@ def _chosen(values: Values, block: str) -> str | None:
     return _clean(_mapping(option).get("value"), block)
 
 
+def _user(values: Values, block: str) -> str | None:
+    """A single users_select's choice (None: nobody chosen)."""
+    raw = _element(values, block).get("selected_user")
+    if raw is None or raw == "":
+        return None
+    return _ids([raw], block)[0]
+
+
 def _impact(values: Values) -> CustomerImpact:
     try:
         return CustomerImpact(_chosen(values, "customer_impact") or "none")
@@ -162,6 +172,8 @@ def basics(view: object) -> Basics:
         remind_after=_text(values, "remind_after"),
         reminders=_reminders(values),
         escalate_after=_text(values, "escalate_after"),
+        owner_id=_user(values, "owner"),
+        own_words="yes" in _selected(values, "own_words"),
     )
 
 
@@ -231,3 +243,97 @@ def clicked_message(body: object) -> MessageRef | None:
     if len(channel) > ID_LIMIT or len(ts) > ID_LIMIT or "\x00" in channel + ts:
         return None
     return MessageRef(channel, ts)
+
+
+# --- questions and answers --------------------------------------------------------------------------------
+
+
+def question_kind(action: object) -> QuestionKind:
+    """Which of the announcement's asking buttons was clicked."""
+    action_id = _mapping(action).get("action_id")
+    return QuestionKind.CONCERN if action_id == "realign.concern" else QuestionKind.QUESTION
+
+
+def question_id(action: object) -> int:
+    """The question an Answer or Mark resolved button stands for."""
+    return delivery_id(action)  # the same shape: a positive number
+
+
+def trigger_id(body: object) -> str | None:
+    value = _mapping(body).get("trigger_id")
+    return value if isinstance(value, str) and 0 < len(value) <= 256 else None
+
+
+def question_form(view: object) -> tuple[str, QuestionKind, str]:
+    """The change key, kind and text of a submitted question form."""
+    data = meta(view, block="question")
+    try:
+        kind = QuestionKind(str(data.get("kind")))
+    except ValueError:
+        raise unreadable("question", copy.FORM_UNREADABLE) from None
+    return change_key(data, block="question"), kind, _text(_values(view), "question")
+
+
+def answer_form(view: object) -> tuple[int, str]:
+    """The question id and the answer of a submitted answer form."""
+    number = meta(view, block="answer").get("question")
+    if type(number) is not int or not 0 < number < 2**63:
+        raise unreadable("answer", copy.FORM_UNREADABLE)
+    return number, _text(_values(view), "answer")
+
+
+@dataclass(frozen=True)
+class TypedReply:
+    """A message a person typed into their DM with Realign (the messages tab)."""
+
+    user_id: str
+    text: str
+    channel: str
+    ts: str
+    thread: MessageRef | None
+
+    @property
+    def ref(self) -> str:
+        """What makes asking idempotent when Slack delivers the event twice."""
+        return f"im:{self.channel}:{self.ts}"
+
+
+def typed_reply(event: object) -> TypedReply | None:
+    """A person's own new message in a DM, or None for anything else (a bot's message, an edit, a
+    deletion, a channel message, a malformed event): those are not questions."""
+    e = _mapping(event)
+    if e.get("channel_type") != "im" or e.get("subtype") is not None or e.get("bot_id") is not None:
+        return None
+    user, text, channel, ts = (e.get(name) for name in ("user", "text", "channel", "ts"))
+    fields = (user, channel, ts)
+    if not all(isinstance(f, str) and 0 < len(f) <= ID_LIMIT and "\x00" not in f for f in fields):
+        return None
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        cleaned = _clean(text, "question")
+    except InvalidInput:
+        return None
+    thread_ts = e.get("thread_ts")
+    thread = None
+    if isinstance(thread_ts, str) and 0 < len(thread_ts) <= ID_LIMIT and thread_ts != ts:
+        thread = MessageRef(str(channel), thread_ts)
+    return TypedReply(str(user), cleaned, str(channel), str(ts), thread)
+
+
+def own_words_form(view: object) -> tuple[int, str, MessageRef | None]:
+    """The delivery, the line typed, and the message the Acknowledge button was clicked in."""
+    data = meta(view, block="own_words")
+    number = data.get("delivery")
+    if type(number) is not int or not 0 < number < 2**63:
+        raise unreadable("own_words", copy.FORM_UNREADABLE)
+    channel, ts = data.get("channel"), data.get("ts")
+    clicked = None
+    if (
+        isinstance(channel, str)
+        and isinstance(ts, str)
+        and 0 < len(channel) <= ID_LIMIT
+        and 0 < len(ts) <= ID_LIMIT
+    ):
+        clicked = MessageRef(channel, ts)
+    return number, _text(_values(view), "own_words"), clicked

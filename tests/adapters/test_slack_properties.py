@@ -32,6 +32,7 @@ from bot.model import (
     PendingPerson,
 )
 from bot.ports import ChangeSummary, PersonState, TallyRow
+from bot.questions import QuestionKind
 from bot.status import ChangeStatus, fold
 from tests.e2e.test_slack_flow import basics as valid_basics
 from tests.fakes.slack_requests import typed
@@ -305,3 +306,80 @@ def test_a_listing_fits_its_budget_and_counts_what_it_leaves_out(
         kept = shown.split(sep)[:-1]
         assert kept == lines[: len(kept)]
         assert shown.endswith(copy.STATUS_AND_MORE.format(count=len(lines) - len(kept)))
+
+
+# --- questions and answers ------------------------------------------------------------------------------
+
+question_meta = st.builds(
+    lambda key, kind: f'{{"key": {key}, "kind": {kind}}}',
+    st.sampled_from(['"CHG-1"', '"CHG-²"', "1", "null"]),
+    st.sampled_from(['"question"', '"concern"', '"praise"', "1", "null"]),
+)
+
+
+@given(
+    view_with(["question"])
+    | st.fixed_dictionaries({"private_metadata": metadata | question_meta}, optional={"state": json_values})
+)
+def test_a_question_form_reads_any_payload_or_names_the_question(view: Any) -> None:
+    try:
+        key, kind, text = translate.question_form(view)
+    except InvalidInput as error:
+        check_refusal(error, ["question"])
+        return
+    assert key.startswith("CHG-") and isinstance(kind, QuestionKind) and "\x00" not in text
+
+
+@given(
+    view_with(["answer"])
+    | st.fixed_dictionaries(
+        {
+            "private_metadata": metadata
+            | st.sampled_from(['{"question": 1}', '{"question": -1}', '{"question": 1e3}'])
+        },
+        optional={"state": json_values},
+    )
+)
+def test_an_answer_form_reads_any_payload_or_names_the_answer(view: Any) -> None:
+    try:
+        number, text = translate.answer_form(view)
+    except InvalidInput as error:
+        check_refusal(error, ["answer"])
+        return
+    assert 0 < number < 2**63 and "\x00" not in text
+
+
+@given(
+    json_values
+    | st.fixed_dictionaries(
+        {},
+        optional={
+            name: json_values | odd_text | st.sampled_from(["im", "U1", "D1", "1.5"])
+            for name in ("channel_type", "user", "channel", "text", "ts", "thread_ts", "subtype", "bot_id")
+        },
+    )
+)
+def test_a_typed_reply_is_read_or_ignored(event: Any) -> None:
+    reply = translate.typed_reply(event)
+    if reply is None:
+        return
+    assert event["channel_type"] == "im" and event.get("subtype") is None
+    assert reply.text.strip() and "\x00" not in reply.text and 0 < len(reply.user_id) <= 64
+    assert reply.thread is None or reply.thread.id != reply.ts
+
+
+@given(
+    view_with(["own_words"])
+    | st.fixed_dictionaries(
+        {"private_metadata": metadata | st.sampled_from(['{"delivery": 1}', '{"delivery": 1, "ts": 5}'])},
+        optional={"state": json_values},
+    )
+)
+def test_an_own_words_form_reads_any_payload_or_names_the_line(view: Any) -> None:
+    try:
+        delivery_id, text, clicked = translate.own_words_form(view)
+    except InvalidInput as error:
+        check_refusal(error, ["own_words"])
+        return
+    assert 0 < delivery_id < 2**63 and "\x00" not in text
+    assert clicked is None or (clicked.conversation and clicked.id)

@@ -34,7 +34,7 @@ FORM = Basics(
     what="Sales and support move to the new CRM.",
     why="One view of each customer.",
     effective_date=date(2026, 12, 14),
-    ack_deadline=date(2026, 12, 18),
+    ack_deadline=date(2026, 12, 10),  # before the effective date: the common case
 )
 SALES = AudienceGroup(
     "Sales", today="Log calls in a sheet", from_effective="Log calls in the CRM", user_ids=("UBOB", "UCAT")
@@ -61,6 +61,8 @@ def test_complete_basics_are_accepted() -> None:
     validate_basics(basics(effective_date=TODAY, ack_deadline=TODAY, why=""), today=TODAY)
     validate_basics(basics(customer_impact=CustomerImpact.INDIRECT), today=TODAY)
     validate_basics(basics(what="x" * TEXT_LIMIT), today=TODAY)
+    validate_basics(basics(ack_deadline=date(2026, 12, 2)), today=TODAY)  # well before it takes effect
+    validate_basics(basics(ack_deadline=date(2026, 12, 20)), today=TODAY)  # after: only a warning
 
 
 @pytest.mark.parametrize(
@@ -73,7 +75,6 @@ def test_complete_basics_are_accepted() -> None:
         (basics(ack_deadline=None), {"ack_deadline": copy.REQUIRED}),
         (basics(effective_date=date(2026, 11, 30)), {"effective_date": copy.DATE_PAST}),
         (basics(ack_deadline=date(2026, 11, 30)), {"ack_deadline": copy.DATE_PAST}),
-        (basics(ack_deadline=date(2026, 12, 13)), {"ack_deadline": copy.DEADLINE_BEFORE_EFFECTIVE}),
         (basics(customer_impact=CustomerImpact.DIRECT), {"customer_plan": copy.CUSTOMER_PLAN_NEEDED}),
         (
             basics(customer_impact=CustomerImpact.DIRECT, customer_plan="  "),
@@ -91,7 +92,6 @@ def test_complete_basics_are_accepted() -> None:
         "no deadline",
         "effective date passed",
         "deadline passed",
-        "deadline before effective date",
         "direct customer impact without plan",
         "direct customer impact with blank plan",
         "title too long",
@@ -177,13 +177,15 @@ def test_no_reason_given_is_warned() -> None:
 
 @pytest.mark.parametrize(("effective", "days"), [(date(2026, 12, 1), 0), (date(2026, 12, 3), 2)])
 def test_a_change_taking_effect_within_three_days_is_warned(effective: date, days: int) -> None:
-    change = change_from(basics(effective_date=effective))
+    change = change_from(basics(effective_date=effective, ack_deadline=TODAY))
 
-    assert readiness_warnings(change, NOBODY_LEFT_OUT, today=TODAY) == [copy.WARN_SOON.format(days=days)]
+    assert readiness_warnings(change, NOBODY_LEFT_OUT, today=TODAY) == [
+        copy.WARN_SOON.format(days=days, count=1, needed=3)
+    ]
 
 
 def test_three_days_ahead_is_soon_enough() -> None:
-    change = change_from(basics(effective_date=date(2026, 12, 4)))
+    change = change_from(basics(effective_date=date(2026, 12, 4), ack_deadline=date(2026, 12, 3)))
 
     assert readiness_warnings(change, NOBODY_LEFT_OUT, today=TODAY) == []
 
@@ -319,7 +321,8 @@ async def test_declare_review_and_publish_a_change(
 
     review = await announcing.review(key=change.key, user_id=ANNOUNCER)
     assert review.resolution.per_group == [2, 2]
-    assert review.warnings == []
+    assert review.warnings == [copy.WARN_SEVERAL_GROUPS.format(count=1)]  # UCAT: both groups' tasks
+    assert review.overlapping == ["UCAT"]
     assert review.preview is not None
     assert [item.group for item in review.preview.expectations] == ["Sales", "Support"]
 

@@ -80,6 +80,7 @@ ANNOUNCE = (
     "",  # remind after: the default (1d)
     "",  # two reminders
     "",  # escalate after: the default (2d)
+    "",  # in your own words: no
     "+7d",  # effective date, asked again alone
     "Engineers",
     "omar hana kofi @nobody",  # someone who is not here: asked again
@@ -184,7 +185,6 @@ def test_the_demo_plays_the_whole_flow(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     transcript = done.stdout
     for moment in (
-        "✗ Acknowledge by: The acknowledgement deadline can't be before the effective date.",
         "⚠ 2 selected account(s) will not be messaged: 1 the announcer, 1 deactivated.",
         "CHG-1 is published: sending to 14 people now.",
         "[1] announcement of CHG-1: ✅ Acknowledged 2 Mar 09:00 UTC",
@@ -193,9 +193,57 @@ def test_the_demo_plays_the_whole_flow(tmp_path: Path) -> None:
         "✉ Escalations of CHG-1 to 5",
         "have no manager on record, so no manager was told",
         "Showing your direct reports only.",
-        "── 12 Mar 17:00 UTC ──",
+        "── 5 Mar 17:00 UTC ──",
         "Gap report for CHG-1: New weekend on-call rota for Support. 10 still pending",
         "Bye.",
     ):
         assert moment in transcript, moment
     assert list(tmp_path.iterdir()) == []  # a temporary database: nothing left behind
+
+
+async def test_questions_and_concerns_in_the_console(terminal: Terminal) -> None:
+    await terminal.type(*ANNOUNCE)
+
+    said = await terminal.type("/as omar", "/ask", "Do I keep my old charger?")
+    assert "Your question about CHG-1 went to Dana Whitfield." in said
+    assert terminal.kinds("dana") == ["question"]
+    assert (await delivery_states(terminal.db))["omar"] == ("delivered", False)  # asking is not acking
+    said = await terminal.type("/as hana", "/concern CHG-1", "Finance closes the month that week.")
+    assert "Your concern about CHG-1 went to Dana Whitfield." in said
+    said = await terminal.type("/as kofi", "Can I collect it on Friday?")  # typed, no command
+    assert "Your question about CHG-1 went to Dana Whitfield." in said
+
+    said = await terminal.type("/as dana", "/change-status CHG-1")
+    assert "Open questions and concerns (3)" in said and "Concern from Hana Sato" in said
+    said = await terminal.type("/answer 1", "No, the new one comes with its own.")
+    assert "Your answer went to Omar Haddad." in said
+    answer = terminal.inbox("omar")[-1]
+    assert answer.kind.value == "answer" and answer.thread == terminal.inbox("omar")[0].ref
+    said = await terminal.type("/resolve 1")
+    assert "Only concerns are marked resolved" in said
+    said = await terminal.type("/resolve 2", "/change-status CHG-1")
+    assert "The concern is marked resolved." in said and "Open questions and concerns (1)" in said
+    said = await terminal.type("/as omar", "/answer 1", "/resolve 2")
+    assert "not a question or concern" in said or "Only the announcer" in said
+    assert await count(terminal.db, "SELECT count(*) FROM question") == 3
+
+
+async def test_acknowledging_in_your_own_words(terminal: Terminal) -> None:
+    script = list(ANNOUNCE)
+    script[script.index("none") + 4] = "y"  # in your own words: yes (after the three follow-up answers)
+    await terminal.type(*script)
+
+    said = await terminal.type("/as omar", "/ack", "Hand in my old laptop and collect the new one.")
+    assert "Acknowledged 2 Mar 09:00 UTC" in said
+    await terminal.type("/as tomas", "/ack", "/cancel")  # no line: not acknowledged
+    assert (await delivery_states(terminal.db))["tomas"] == ("delivered", False)
+    await terminal.type("/as tomas", "/ack", "Collect it after month-end close.")
+
+    said = await terminal.type("/as dana", "/change-status CHG-1")
+    assert "In their own words (2)" in said
+    engineers, finance = (
+        said.index("Engineers\n", said.index("own words")),
+        said.index("Finance\n", said.index("own words")),
+    )
+    assert engineers < said.index("Omar Haddad: Hand in my old laptop") < finance
+    assert finance < said.index("Tomás Herrera: Collect it") and "Collect it after month-end close." in said

@@ -48,9 +48,9 @@ async def announce(realign: Realign, *, publish: bool = True, **basics_fields: d
     view = driver.open_view()
     assert driver.slack.views[view]["blocks"][0]["element"]["initial_value"] == "New on-call rota"
 
-    refused = await driver.submit(ANNOUNCER, view, basics(ack_deadline=date("2026-12-10")))
+    refused = await driver.submit(ANNOUNCER, view, basics(ack_deadline=date("2026-11-30")))
     assert refused["response_action"] == "errors"
-    assert "effective date" in refused["errors"]["ack_deadline"]
+    assert refused["errors"] == {"ack_deadline": "This date has already passed."}
 
     step = await driver.submit(ANNOUNCER, view, basics(**basics_fields))
     assert step["view"]["callback_id"] == "realign.group"

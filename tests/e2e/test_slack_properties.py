@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.slack import render
+from adapters.slack import alignment, render
 from store.db import Database
 from tests.adapters.test_slack_properties import BASICS_BLOCKS, GROUP_BLOCKS, ODD, json_values, metadata
 from tests.conftest import count
@@ -29,7 +29,7 @@ from tests.fakes.slack_requests import typed, users
 HANDLER_SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-TABLES = ("change", "audience_group", "delivery", "audit_event")
+TABLES = ("change", "audience_group", "delivery", "audit_event", "question")
 
 
 async def rows(db: Database) -> dict[str, int]:
@@ -85,6 +85,9 @@ DAMAGE = {
     "people": (
         present.filter(lambda v: not isinstance(v, list)) | st.sampled_from([[""], ["U" * 65], [7], ["\x00"]])
     ).map(lambda v: {"selected_users": v}),
+    "user": (present.filter(lambda v: not isinstance(v, str)) | st.sampled_from(["U" * 65, "\x00"])).map(
+        lambda v: {"selected_user": v}
+    ),
     "options": (
         present.filter(lambda v: not isinstance(v, list)) | st.sampled_from([[7], [{}], [{"value": 7}]])
     ).map(lambda v: {"selected_options": v}),
@@ -107,7 +110,7 @@ def damaged(kinds: dict[str, str], valid: dict[str, Any]) -> st.SearchStrategy[d
 
 BASICS_KINDS = {name: "text" for name in ("title", "what", "why", "customer_plan", "remind_after")}
 BASICS_KINDS |= {"escalate_after": "text", "effective_date": "date", "ack_deadline": "date"}
-BASICS_KINDS |= {"customer_impact": "option", "reminders": "option"}
+BASICS_KINDS |= {"customer_impact": "option", "reminders": "option", "owner": "user"}
 GROUP_KINDS = {"name": "text", "today": "text", "from_effective": "text", "people": "people"}
 GROUP_KINDS |= {"channels": "people", "usergroups": "options", "more": "options"}
 garbage_user = json_values.filter(lambda v: not (isinstance(v, str) and 0 < len(v) <= 64 and "\x00" not in v))
@@ -199,7 +202,18 @@ def click(*, action_id: str, value: Any, user: Any, extra: dict[str, Any]) -> di
 
 @HANDLER_SETTINGS
 @given(
-    action_id=st.sampled_from([render.ACK_ACTION, render.RETRY_ACTION, render.CLOSE_ACTION]),
+    action_id=st.sampled_from(
+        [
+            render.ACK_ACTION,
+            render.RETRY_ACTION,
+            render.CLOSE_ACTION,
+            alignment.ASK_ACTION,
+            alignment.CONCERN_ACTION,
+            alignment.ANSWER_ACTION,
+            alignment.RESOLVE_ACTION,
+            alignment.ACK_WORDS_ACTION,
+        ]
+    ),
     value=json_values | st.sampled_from(["1", "CHG-1", "0", "-1", "1" * 19, "²", "CHG-99999999999"]),
     user=st.sampled_from(["U1", "UNOBODY"]) | garbage_user,
     answer_to=st.sampled_from(["fake", "none", "not a url"]),  # unreachable: test_slack_security
@@ -262,4 +276,74 @@ async def test_any_slash_command_gets_a_short_answer_and_changes_nothing(
     if command == "/change-status":  # the status, or a sentence saying why not
         assert reply.body.strip()
     assert await rows(realign.db) == before
+    no_errors_logged(caplog)
+
+
+QUESTION_META = [
+    '{"key": "CHG-1", "kind": "question"}',
+    '{"key": "CHG-1", "kind": "concern"}',
+    '{"question": 1}',
+    '{"delivery": 1, "channel": "DU1", "ts": "1.0"}',
+]
+
+
+@HANDLER_SETTINGS
+@given(
+    callback=st.sampled_from([alignment.QUESTION_FORM, alignment.ANSWER_FORM, alignment.OWN_WORDS_FORM]),
+    values=st.dictionaries(st.sampled_from(["question", "answer", "own_words"]), json_values, max_size=2)
+    | st.sampled_from([{"question": typed("Why?")}, {"answer": typed("Because.")}, {"question": typed(" ")}]),
+    meta=metadata | st.sampled_from(QUESTION_META),
+    user=st.sampled_from(["U1", ANNOUNCER]) | garbage_user,
+    view_id=json_values,
+)
+async def test_a_question_or_answer_nobody_may_send_is_answered_inline_and_changes_nothing(
+    realign: Realign,
+    caplog: pytest.LogCaptureFixture,
+    callback: str,
+    values: dict[str, Any],
+    meta: Any,
+    user: Any,
+    view_id: Any,
+) -> None:
+    await draft_at_group_step(realign)  # CHG-1 is a draft: nobody was sent it, so nobody may ask
+    before = await rows(realign.db)
+    view = with_state(
+        {"type": "modal", "callback_id": callback, "id": view_id, "private_metadata": meta}, values
+    )
+    reply = await realign.slack.interact(submission(user, view))
+
+    assert reply.status == 200, reply
+    answer = reply.json()
+    assert answer["response_action"] == "errors", answer
+    assert answer["errors"] and set(answer["errors"]) <= {"question", "answer", "own_words"}
+    assert await rows(realign.db) == before
+    no_errors_logged(caplog)
+
+
+slackish = st.sampled_from(["im", "U1", "DU1", "1.2", "", "\x00", "CHG-1"])
+# Slack always sends `user` and `channel` as text; bolt itself reads them before any listener (a
+# non-text user makes bolt's context extraction raise in adapters/web.py: not reachable from Slack).
+message_event = st.fixed_dictionaries(
+    {"type": st.just("message")},
+    optional={
+        **{name: slackish | st.text(max_size=70) for name in ("user", "channel")},
+        **{
+            name: json_values | slackish
+            for name in ("channel_type", "text", "ts", "thread_ts", "subtype", "bot_id")
+        },
+    },
+)
+
+
+@HANDLER_SETTINGS
+@given(event=message_event)
+async def test_any_message_event_is_acked_and_changes_nothing_without_an_announcement(
+    realign: Realign, caplog: pytest.LogCaptureFixture, event: dict[str, Any]
+) -> None:
+    await draft_at_group_step(realign)
+    before = await rows(realign.db)
+    reply = await realign.slack.event(event)
+
+    assert reply.status == 200, reply
+    assert await rows(realign.db) == before  # nobody was sent an announcement: nothing to ask about
     no_errors_logged(caplog)

@@ -3,7 +3,11 @@
 The product reaches it through the `serviceUrl` of the activities it receives (`fake.url`), exactly as
 it reaches `https://smba.trafficmanager.net/teams/`: Connector REST routes under `/v3/`, Teams-shaped
 errors (`{"error": {"code", "message"}}`, 429 + `Retry-After`, bare 503/504 pages), a small in-memory
-tenant (users, teams, channels, 1:1 chats) and every call recorded.
+tenant (users, teams, channels, 1:1 chats) and every call recorded. It also answers the three Microsoft
+Graph reads Realign uses to find a card whose post went unanswered (`graph_url`, under `/v1.0/`): the app's
+personal installation for a user, the chat of that installation (`19:<aad>_<app id>@unq.gbl.spaces`),
+and that chat's messages (chatMessage JSON, the bot's cards as attachments, newest change first, paged
+by 50 at most); they share the faults but not the connector's rate limit.
 Standalone: `python -m tests.fakes.teams_connector --port 0 [--users N] [--rate-limit PER_SECOND]`.
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import calendar
 import hashlib
 import json
 import random
@@ -160,6 +165,7 @@ class FakeConnector:
         self.rate_limited = 0
         self.latency = 0.0
         self.url = ""
+        self.graph_url = ""  # Microsoft Graph's base (MICROSOFT_GRAPH_URL), the same server
         self.users: dict[str, Json] = {}  # user id -> TeamsChannelAccount JSON (live: edit to change)
         self.conversations: dict[str, Conversation] = {}
         self.teams: dict[str, _Team] = {}
@@ -192,12 +198,20 @@ class FakeConnector:
         ]
         for method, path, name, handler in routes:
             app.router.add_route(method, "/teams" + path, self._endpoint(name, handler))
+        graph: list[tuple[str, str, Handler]] = [
+            ("/v1.0/users/{uid}/teamwork/installedApps", "graph_installed_apps", self._installed_apps),
+            ("/v1.0/users/{uid}/teamwork/installedApps/{iid}/chat", "graph_app_chat", self._app_chat),
+            ("/v1.0/chats/{chat}/messages", "graph_chat_messages", self._chat_messages),
+        ]
+        for path, name, handler in graph:
+            app.router.add_route("GET", path, self._endpoint(name, handler))
         # Cancelling a handler whose client gave up makes `slow(after_effect=False)` leave no effect.
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", port).start()
         host, bound_port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{bound_port}/teams/"
+        self.graph_url = f"http://{host}:{bound_port}"
         return self
 
     async def stop(self) -> None:
@@ -364,9 +378,32 @@ class FakeConnector:
         (in their 1:1 chat unless `conversation_id` names a channel or group chat)."""
         return self._inbound(user_id, {"type": "message", "text": text, "value": value}, conversation_id)
 
-    def invoke_from(self, user_id: str, name: str, value: Any, *, conversation_id: str | None = None) -> Json:
-        """An inbound invoke activity (e.g. `adaptiveCard/action` for an Action.Execute click)."""
-        return self._inbound(user_id, {"type": "invoke", "name": name, "value": value}, conversation_id)
+    def invoke_from(
+        self,
+        user_id: str,
+        name: str,
+        value: Any,
+        *,
+        conversation_id: str | None = None,
+        reply_to_id: str | None = None,
+    ) -> Json:
+        """An inbound invoke activity (e.g. `adaptiveCard/action` for an Action.Execute click);
+        `reply_to_id` is the activity whose card was clicked, as Teams sets it."""
+        content = {"type": "invoke", "name": name, "value": value, "replyToId": reply_to_id}
+        return self._inbound(user_id, content, conversation_id)
+
+    def installed_by(self, user_id: str, *, conversation_id: str | None = None) -> Json:
+        """The conversationUpdate Teams sends when `user_id` adds the bot: to their personal scope, or
+        (with `conversation_id`: a team's General channel id, or a group chat) to a team or chat."""
+        activity = self._inbound(
+            user_id, {"type": "conversationUpdate", "membersAdded": [{"id": self.bot_id}]}, conversation_id
+        )
+        conversation = self.conversations[conversation_id or self.personal_conversation(user_id)]
+        if conversation.team_id:
+            team = self.teams[conversation.team_id]
+            activity["channelData"]["team"] |= {"name": team.name, "aadGroupId": team.aad_group_id}
+            activity["channelData"]["eventType"] = "teamMemberAdded"
+        return activity
 
     # --- fault injection ---------------------------------------------------------------------------
 
@@ -399,10 +436,18 @@ class FakeConnector:
         """A seeded random share of calls to `route` answer `status`, with no effect."""
         self._ratios[route] = (ratio, status, random.Random(seed))
 
-    def slow(self, route: str, *, seconds: float, times: int | None = 1, after_effect: bool = True) -> None:
-        """The next `times` calls answer after `seconds`; with `after_effect` the effect happens first,
-        without it only after the sleep, and not at all if the client gives up."""
-        self._faults.setdefault(route, []).append(_Fault(times, after_effect, seconds=seconds))
+    def slow(
+        self,
+        route: str,
+        *,
+        seconds: float,
+        times: int | None = 1,
+        after_effect: bool = True,
+        when: Callable[[Call], bool] | None = None,
+    ) -> None:
+        """The next `times` calls (matching `when`) answer after `seconds`; with `after_effect` the effect
+        happens first, without it only after the sleep, and not at all if the client gives up."""
+        self._faults.setdefault(route, []).append(_Fault(times, after_effect, seconds=seconds, when=when))
 
     # --- request handling --------------------------------------------------------------------------
 
@@ -436,7 +481,8 @@ class FakeConnector:
             return web.json_response(
                 {"message": "Authorization has been denied for this request."}, status=401
             )
-        if self._rate is not None and not self._bucket(call).take():
+        graph = call.route.startswith("graph_")  # Graph throttles apart from the connector
+        if self._rate is not None and not graph and not self._bucket(call).take():
             self.rate_limited += 1
             return _error(429, "Throttled", "Too many requests.", retry_after=self._rate[1])
         ratio = self._ratios.get(call.route)
@@ -540,6 +586,7 @@ class FakeConnector:
             raise ConnectorError(404, "ActivityNotFoundInConversation", "Conversation not found.")
         stored.update({k: v for k, v in call.body.items() if k != "id"})
         stored["edits"] += 1
+        stored["modified"] = max(int(stored["id"]), time.time_ns() // 1_000_000)
         return 200, {"id": stored["id"]}
 
     async def _delete(self, call: Call) -> tuple[int, Any]:
@@ -597,6 +644,97 @@ class FakeConnector:
             "channelCount": len(team.channels),
             "memberCount": len(self.conversations[team.id].members),
             "type": "standard",
+        }
+
+    # --- Microsoft Graph ----------------------------------------------------------------------------
+
+    def graph_chat_id(self, user_id: str) -> str:
+        """The Graph id of the user's 1:1 chat with the bot (the connector calls it `a:...`)."""
+        return f"19:{self.users[user_id]['aadObjectId']}_{self.app_id}@unq.gbl.spaces"
+
+    def _graph_user(self, call: Call) -> str:
+        user_id = self._user_id(call.match["uid"])
+        if user_id is None:
+            raise ConnectorError(404, "NotFound", "User not found.")
+        return user_id
+
+    async def _installed_apps(self, call: Call) -> tuple[int, Any]:
+        user_id = self._graph_user(call)
+        wanted = call.query.get("$filter", "")
+        installed = user_id not in self.uninstalled and wanted == f"teamsApp/externalId eq '{self.app_id}'"
+        entry = {
+            "id": base64.b64encode(f"{self.users[user_id]['aadObjectId']}##{self.app_id}".encode()).decode(),
+            "teamsApp": {"id": self.app_id, "externalId": self.app_id, "displayName": "Realign"},
+        }
+        return 200, {"value": [entry] if installed else []}
+
+    async def _app_chat(self, call: Call) -> tuple[int, Any]:
+        user_id = self._graph_user(call)
+        try:
+            aad, _, app = base64.b64decode(call.match["iid"]).decode().partition("##")
+        except ValueError:
+            raise ConnectorError(400, "BadRequest", "Invalid installation id.") from None
+        if aad != self.users[user_id]["aadObjectId"] or app != self.app_id or user_id in self.uninstalled:
+            raise ConnectorError(404, "NotFound", "Installation not found.")
+        self.personal_conversation(user_id)
+        return 200, {"id": self.graph_chat_id(user_id), "chatType": "oneOnOne", "tenantId": self.tenant_id}
+
+    async def _chat_messages(self, call: Call) -> tuple[int, Any]:
+        aad, _, rest = call.match["chat"].removeprefix("19:").partition("_")
+        user_id = self._by_aad.get(aad)
+        if user_id is None or rest != f"{self.app_id}@unq.gbl.spaces":
+            raise ConnectorError(404, "NotFound", "Chat not found.")
+        try:
+            top = int(call.query.get("$top") or 20)
+            skip = int(base64.urlsafe_b64decode(call.query.get("$skiptoken", "")).decode() or 0)
+        except ValueError:
+            raise ConnectorError(400, "BadRequest", "Invalid paging.") from None
+        if not 1 <= top <= 50:
+            raise ConnectorError(400, "BadRequest", "$top must be between 1 and 50.")
+        since = 0
+        filtered = call.query.get("$filter", "")
+        if filtered.startswith("lastModifiedDateTime gt "):
+            stamp = filtered.removeprefix("lastModifiedDateTime gt ").removesuffix("Z")
+            since = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) * 1000
+        messages = [
+            self._chat_message(a, call.match["chat"])
+            for a in self.activities_to(user_id)
+            if a.get("modified", int(a["id"])) > since
+        ]
+        messages.sort(key=lambda m: str(m["lastModifiedDateTime"]), reverse=True)
+        page: Json = {"value": messages[skip : skip + top]}
+        if skip + top < len(messages):
+            token = base64.urlsafe_b64encode(str(skip + top).encode()).decode()
+            page["@odata.nextLink"] = (
+                f"{self.graph_url}{call.path}?$top={top}&$filter={filtered}&$skiptoken={token}"
+            )
+        return 200, page
+
+    def _chat_message(self, activity: Json, chat_id: str) -> Json:
+        def stamp(ms: int) -> str:
+            return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
+
+        attachments = [
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{activity['id']}:{n}")),
+                "contentType": a.get("contentType"),
+                "content": json.dumps(a.get("content")),
+                "name": None,
+            }
+            for n, a in enumerate(activity.get("attachments") or ())
+        ]
+        body = "".join(f'<attachment id="{a["id"]}"></attachment>' for a in attachments)
+        return {
+            "id": activity["id"],
+            "messageType": "message",
+            "chatId": chat_id,
+            "createdDateTime": stamp(int(activity["id"])),
+            "lastModifiedDateTime": stamp(int(activity.get("modified") or activity["id"])),
+            "from": {
+                "application": {"id": self.app_id, "displayName": "Realign", "applicationIdentityType": "bot"}
+            },
+            "body": {"contentType": "html", "content": body or (activity.get("text") or "")},
+            "attachments": attachments,
         }
 
     # --- helpers -----------------------------------------------------------------------------------

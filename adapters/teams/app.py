@@ -1,0 +1,304 @@
+"""`POST /api/messages`: botbuilder authenticates the activity and runs the turn; the handler routes by
+activity type and card action verb, calls the use case, and answers with a card.
+
+Known trap (botbuilder 4.17.1): `CloudAdapter.process` serialises an invoke's answer with
+`serializer_helper`, which fails (HTTP 500) on the plain dict the handler's own `_create_invoke_response`
+has already made of it. So the endpoint calls `adapter.process_activity` itself and writes the
+InvokeResponse's body as it is (a model is serialised first).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from botbuilder.core import InvokeResponse, MessageFactory, TurnContext
+from botbuilder.core.serializer_helper import serializer_helper
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
+from msrest.exceptions import DeserializationError
+from msrest.serialization import Model
+
+from adapters.teams import cards, forms, translate
+from adapters.teams.cards import Card
+from adapters.teams.connector import Connectors
+from adapters.teams.directory import TeamsDirectory
+from adapters.teams.roster import Installer, user_id_of
+from adapters.teams.tenants import workspace_key
+from bot import copy
+from bot.acknowledge import Acknowledging
+from bot.announce import Announcing
+from bot.errors import InvalidInput, RealignError
+from bot.model import MessageRef
+from bot.status import Closing, Reporting, Requeueing
+
+log = logging.getLogger(__name__)
+HELP = "Type `announce-change` to announce a change, or `change-status` (or `change-status CHG-12`)."
+
+
+@dataclass(frozen=True)
+class TeamsServices:
+    """The use cases one Teams tenant's activities call."""
+
+    announcing: Announcing
+    reporting: Reporting
+    acknowledging: Acknowledging
+    requeueing: Requeueing
+    closing: Closing
+    directory: TeamsDirectory
+    in_background: Callable[[Coroutine[Any, Any, Any]], None]
+
+
+Services = Callable[[str], Awaitable[TeamsServices]]  # workspace key -> its use cases
+
+
+def _said(error: RealignError) -> str:
+    return " ".join(error.errors.values()) if isinstance(error, InvalidInput) else str(error)
+
+
+def card_answer(card: Card) -> AdaptiveCardInvokeResponse:
+    """An Action.Execute answer: the card that replaces the one clicked."""
+    return AdaptiveCardInvokeResponse(status_code=200, type=cards.CONTENT_TYPE, value=card)
+
+
+class TeamsBot(TeamsActivityHandler):
+    """Routes one tenant's activities; `services` finds the tenant's use cases."""
+
+    def __init__(self, *, services: Services, installer: Installer) -> None:
+        self.services = services
+        self.installer = installer
+
+    # --- installation ----------------------------------------------------------------------------
+
+    async def on_conversation_update_activity(self, turn: TurnContext) -> None:
+        activity, workspace = turn.activity, _workspace(turn)
+        bot_id = activity.recipient.id if activity.recipient else None
+        added = [m.id for m in activity.members_added or []]
+        removed = [m.id for m in activity.members_removed or []]
+        if workspace is None:
+            return
+        if bot_id in removed:
+            await self.installer.removed(turn, workspace=workspace)
+        elif added:  # Realign added (an install), or people joining where it is: read the roster again
+            await self.installer.installed(turn, workspace=workspace)
+
+    async def on_installation_update_add(self, turn: TurnContext) -> None:
+        workspace = _workspace(turn)
+        if workspace is not None:
+            await self.installer.installed(turn, workspace=workspace)
+
+    # --- typed commands and the Action.Submit fallback -------------------------------------------
+
+    async def on_message_activity(self, turn: TurnContext) -> None:
+        services = await self._services(turn)
+        if services is None:
+            return
+        data = translate.action_data(turn.activity.value)
+        if translate.verb(data):
+            shown = await self._act(turn, services, data)
+            await turn.send_activity(MessageFactory.attachment(cards.attachment(shown)))
+            return
+        typed = translate.command(turn.activity.text)
+        if typed is None:
+            await turn.send_activity(MessageFactory.text(HELP))
+            return
+        name, rest = typed
+        if name == "change-status":
+            shown = await self._status(
+                services, user_id=user_id_of(turn.activity.from_property), words=rest.split()
+            )
+        else:
+            shown = await self._announce_form(
+                services, user_id=user_id_of(turn.activity.from_property), title=rest
+            )
+        await turn.send_activity(MessageFactory.attachment(cards.attachment(shown)))
+
+    # --- Action.Execute ----------------------------------------------------------------------------
+
+    async def on_invoke_activity(self, turn: TurnContext) -> InvokeResponse | None:
+        # botbuilder's own adaptiveCard/action path answers a click without `type: Action.Execute` with
+        # an error holding an Exception, which cannot be serialised (HTTP 500): read the data ourselves.
+        if turn.activity.name != "adaptiveCard/action":
+            return await super().on_invoke_activity(turn)
+        services = await self._services(turn)
+        if services is None:
+            shown = cards.note(copy.NOT_INSTALLED)
+        else:
+            shown = await self._act(turn, services, translate.action_data(turn.activity.value))
+        return InvokeResponse(status=200, body=card_answer(shown))
+
+    # --- the actions -------------------------------------------------------------------------------
+
+    async def _act(self, turn: TurnContext, services: TeamsServices, data: dict[str, Any]) -> Card:
+        """A card action, by verb; a refusal is answered on the card."""
+        user_id, verb = user_id_of(turn.activity.from_property), translate.verb(data)
+        try:
+            if verb == cards.ACK_VERB:
+                clicked = turn.activity.reply_to_id
+                shown = await services.acknowledging.acknowledge(
+                    delivery_id=translate.delivery_id(data),
+                    user_id=user_id,
+                    clicked_in=MessageRef(user_id, clicked) if clicked else None,
+                )
+                return cards.announcement(shown)
+            if verb == cards.RETRY_VERB:
+                key = translate.identifier(data, "key")
+                count = await services.requeueing.retry_failed(key=key, user_id=user_id)
+                text = (
+                    copy.REQUEUED.format(count=count, key=key)
+                    if count
+                    else copy.NOTHING_TO_RETRY.format(key=key)
+                )
+                return cards.note(text)
+            if verb == cards.CLOSE_VERB:
+                key = translate.identifier(data, "key")
+                closed = await services.closing.close(key=key, user_id=user_id)
+                return cards.note((copy.CLOSED if closed else copy.NOT_OPEN).format(key=key))
+            if verb in (forms.BASICS_VERB, forms.GROUP_VERB):
+                return await self._form_step(services, user_id=user_id, data=data)
+            if verb == forms.PUBLISH_VERB:
+                key = translate.identifier(data, "key")
+                published = await services.announcing.publish(key=key, user_id=user_id)
+                if not published.first:
+                    return forms.published(key, 0, note=copy.ALREADY_PUBLISHED.format(key=key))
+                return forms.published(key, published.recipients)
+        except RealignError as error:
+            return cards.note(_said(error))
+        return cards.note(copy.BUTTON_UNREADABLE)
+
+    async def _status(self, services: TeamsServices, *, user_id: str, words: list[str]) -> Card:
+        try:
+            if not words:
+                return cards.overview(await services.reporting.overview(user_id=user_id))
+            if len(words) == 1:
+                return cards.detail(await services.reporting.status(key=words[0].upper(), user_id=user_id))
+            raise RealignError(copy.UNKNOWN_STATUS_ARGUMENT)
+        except RealignError as error:
+            return cards.note(_said(error))
+
+    async def _announce_form(self, services: TeamsServices, *, user_id: str, title: str) -> Card:
+        try:
+            await services.announcing.check_may_announce(user_id=user_id)
+        except RealignError as error:
+            return cards.note(_said(error))
+        people, channels = await services.directory.choices()
+        draft = f"teams:{uuid.uuid4().hex}"
+        return forms.basics_form(draft=draft, values={"title": title}, people=people, channels=channels)
+
+    async def _form_step(self, services: TeamsServices, *, user_id: str, data: dict[str, Any]) -> Card:
+        """Basics (with the first group) or a further group; then the next group or the review."""
+        announcing, verb = services.announcing, translate.verb(data)
+        people, channels = await services.directory.choices()
+        draft = translate.identifier(data, "draft")
+        position = 0
+        key = ""
+        try:
+            if verb == forms.BASICS_VERB:
+                change = await announcing.submit_basics(
+                    user_id=user_id, draft_ref=draft, form=translate.basics(data)
+                )
+                key = change.key
+            else:
+                key = translate.identifier(data, "key")
+                position = translate.number(data, "position")
+            await announcing.submit_group(
+                key=key, user_id=user_id, draft_ref=draft, position=position, group=translate.group(data)
+            )
+            if str(data.get("more")).lower() == "true":
+                return forms.group_form(
+                    draft=draft, key=key, position=position + 1, values={}, people=people, channels=channels
+                )
+            return forms.review(await announcing.review(key=key, user_id=user_id))
+        except InvalidInput as error:
+            values = {k: v for k, v in data.items() if isinstance(v, str)}
+            if verb == forms.BASICS_VERB and not key:
+                return forms.basics_form(
+                    draft=draft, values=values, people=people, channels=channels, errors=error.errors
+                )
+            if verb == forms.BASICS_VERB:  # the basics were saved; the group was refused
+                return forms.group_form(
+                    draft=draft,
+                    key=key,
+                    position=0,
+                    values=values,
+                    people=people,
+                    channels=channels,
+                    errors=error.errors,
+                )
+            return forms.group_form(
+                draft=draft,
+                key=key,
+                position=position,
+                values=values,
+                people=people,
+                channels=channels,
+                errors=error.errors,
+            )
+        except ValueError:
+            return cards.note(copy.FORM_UNREADABLE)
+
+    async def _services(self, turn: TurnContext) -> TeamsServices | None:
+        workspace = _workspace(turn)
+        return None if workspace is None else await self.services(workspace)
+
+
+def _workspace(turn: TurnContext) -> str | None:
+    activity = turn.activity
+    tenant = activity.conversation.tenant_id if activity.conversation else None
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = tenant or (data.get("tenant") or {}).get("id")
+    return workspace_key(tenant) if tenant else None
+
+
+def _body(response: InvokeResponse) -> Any:
+    body = response.body
+    return serializer_helper(body) if isinstance(body, Model) else body
+
+
+class TeamsEndpoint:
+    """The aiohttp handler of `POST /api/messages`."""
+
+    def __init__(self, *, connectors: Connectors, bot: TeamsBot) -> None:
+        self.connectors = connectors
+        self.bot = bot
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.Response(status=415)
+        try:
+            body = await request.json()
+            activity = Activity().deserialize(body)
+        except (ValueError, DeserializationError, AttributeError, TypeError):
+            return web.Response(status=400)
+        if not isinstance(body, dict) or not activity.type:
+            return web.Response(status=400)
+        if not self.connectors.allowed(activity.service_url):
+            log.warning(
+                "refused a Teams activity with serviceUrl %r (REALIGN_TEAMS_DEV: loopback only)",
+                activity.service_url,
+            )
+            return web.Response(status=403)
+        if activity.recipient is None:
+            activity.recipient = ChannelAccount(id="")
+        auth = request.headers.get("Authorization", "")
+        try:
+            response = await self.connectors.adapter.process_activity(auth, activity, self.bot.on_turn)
+        except PermissionError:
+            return web.Response(status=401)
+        except Exception:
+            log.exception("a Teams %s activity failed", activity.type)
+            if activity.type == "invoke":
+                answer = serializer_helper(card_answer(cards.note(copy.FORM_UNREADABLE)))
+                return web.json_response(answer, status=200)
+            return web.Response(status=200)
+        if response is None:
+            return web.Response(status=200)
+        try:
+            return web.json_response(_body(response), status=int(response.status or 200))
+        except Exception:
+            log.exception("the answer to a Teams %s could not be written", activity.type)
+            return web.json_response(serializer_helper(card_answer(cards.note(copy.FORM_UNREADABLE))))

@@ -1,0 +1,113 @@
+"""Inbound Teams payloads as core inputs: typed commands (mention stripped), card action data, the
+announce form's fields. Pure functions; anything unreadable is InvalidInput, never an exception that
+becomes an HTTP 5xx."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from bot import copy
+from bot.announce import Basics
+from bot.errors import InvalidInput
+from bot.model import AudienceGroup, CustomerImpact
+
+TEXT_LIMIT = 4000
+ID_LIMIT = 200
+COMMANDS = ("announce-change", "change-status")
+_MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
+
+
+def command(text: str | None) -> tuple[str, str] | None:
+    """`(command, rest)` of a typed message (a leading `/` and any `<at>mention</at>` ignored), or None."""
+    words = _MENTION.sub(" ", text or "").strip()
+    name, _, rest = words.partition(" ")
+    name = name.lstrip("/").lower()
+    return (name, rest.strip()) if name in COMMANDS else None
+
+
+def action_data(value: Any) -> dict[str, Any]:
+    """The `data` of a card action: an invoke's `action.data` (Action.Execute) or a message's value
+    (the Action.Submit fallback); {} when there is none."""
+    if not isinstance(value, dict):
+        return {}
+    action = value.get("action")
+    if isinstance(action, dict) and isinstance(action.get("data"), dict):
+        return {**action["data"], "realign": action["data"].get("realign") or action.get("verb")}
+    return value
+
+
+def verb(data: dict[str, Any]) -> str:
+    found = data.get("realign")
+    return found if isinstance(found, str) else ""
+
+
+def number(data: dict[str, Any], name: str) -> int:
+    """A whole number the card carried (an id, a position), as the card sent it (number or text)."""
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise InvalidInput({"button": copy.BUTTON_UNREADABLE})
+    return int(value)
+
+
+def delivery_id(data: dict[str, Any]) -> int:
+    return number(data, "delivery_id")
+
+
+def text(data: dict[str, Any], name: str, *, limit: int = TEXT_LIMIT) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput({name: copy.UNREADABLE})
+    return value[: limit + 1]
+
+
+def identifier(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not 0 < len(value) <= ID_LIMIT:
+        raise InvalidInput({name: copy.FORM_UNREADABLE})
+    return value
+
+
+def _date(data: dict[str, Any], name: str) -> date | None:
+    value = text(data, name).strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput({name: copy.BAD_DATE}) from None
+
+
+def _choices(data: dict[str, Any], name: str) -> tuple[str, ...]:
+    """An Input.ChoiceSet's answer: comma-separated values."""
+    return tuple(part for part in (p.strip() for p in text(data, name).split(",")) if part)
+
+
+def basics(data: dict[str, Any]) -> Basics:
+    impact = text(data, "customer_impact").strip() or CustomerImpact.NONE.value
+    try:
+        customer_impact = CustomerImpact(impact)
+    except ValueError:
+        raise InvalidInput({"customer_impact": copy.UNREADABLE}) from None
+    return Basics(
+        title=text(data, "title"),
+        what=text(data, "what"),
+        why=text(data, "why"),
+        effective_date=_date(data, "effective_date"),
+        ack_deadline=_date(data, "ack_deadline"),
+        customer_impact=customer_impact,
+        customer_plan=text(data, "customer_plan"),
+    )
+
+
+def group(data: dict[str, Any]) -> AudienceGroup:
+    return AudienceGroup(
+        name=text(data, "name").strip(),
+        today=text(data, "today").strip(),
+        from_effective=text(data, "from_effective").strip(),
+        user_ids=_choices(data, "people"),
+        channel_ids=_choices(data, "channels"),
+    )
