@@ -41,7 +41,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from bench import cpu, procs
 from bench.database import Probe, fresh_database
 from bench.followup import EXCEPTION_LINE, INHERITED_PREFIXES  # bench.fanout's, as followup uses them
-from bench.followup_seed import CHANGE, DELIVERY, GROUP, PERSON, TZ, _marks, _sqlite, time_literal
+from bench.followup_seed import CHANGE, DELIVERY, GROUP, PERSON, TZ, marks, sqlite_value, time_literal
 from bench.procs import Proc
 from store.db import Database
 from store.installations import SqlInstallations
@@ -247,9 +247,9 @@ def seed_postgres(url: str, teams: list[Team], *, at: datetime) -> None:
     not_yet = at + timedelta(days=365)
     with psycopg.connect(url, connect_timeout=5) as connection:
         for table, columns, one in SMALL_TABLES:
-            statement = f"INSERT INTO {table} ({columns}) VALUES ({_marks(columns, '%s')})"
+            statement = f"INSERT INTO {table} ({columns}) VALUES ({marks(columns, '%s')})"
             connection.cursor().executemany(statement, [one(team, at) for team in teams])
-        statement = f"INSERT INTO audience_group ({GROUP}) VALUES ({_marks(GROUP, '%s')})"
+        statement = f"INSERT INTO audience_group ({GROUP}) VALUES ({marks(GROUP, '%s')})"
         connection.cursor().executemany(statement, [_group(team) for team in teams])
         with connection.cursor() as cursor:
             for team in teams:
@@ -271,17 +271,17 @@ def seed_sqlite(path: str, teams: list[Team], *, at: datetime) -> None:
     try:
         with connection:
             for table, columns, one in SMALL_TABLES:
-                statement = f"INSERT INTO {table} ({columns}) VALUES ({_marks(columns, '?')})"
-                connection.executemany(statement, [tuple(map(_sqlite, one(team, at))) for team in teams])
-            statement = f"INSERT INTO audience_group ({GROUP}) VALUES ({_marks(GROUP, '?')})"
+                statement = f"INSERT INTO {table} ({columns}) VALUES ({marks(columns, '?')})"
+                connection.executemany(statement, [tuple(map(sqlite_value, one(team, at))) for team in teams])
+            statement = f"INSERT INTO audience_group ({GROUP}) VALUES ({marks(GROUP, '?')})"
             connection.executemany(statement, [_group(team) for team in teams])
             for team in teams:
                 for table, columns, rows in (
                     ("person", PERSON, _people(team, at)),
                     ("delivery", DELIVERY, _deliveries(team, not_yet)),
                 ):
-                    statement = f"INSERT INTO {table} ({columns}) VALUES ({_marks(columns, '?')})"
-                    connection.executemany(statement, (tuple(map(_sqlite, row)) for row in rows))
+                    statement = f"INSERT INTO {table} ({columns}) VALUES ({marks(columns, '?')})"
+                    connection.executemany(statement, (tuple(map(sqlite_value, row)) for row in rows))
         connection.execute("ANALYZE")
     finally:
         connection.close()

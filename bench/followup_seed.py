@@ -162,7 +162,7 @@ def _change(at: datetime) -> tuple[Any, ...]:
 GROUP_ROW = (CHANGE_ID, 0, "Everyone", "", "File expenses in the new tool", "[]", "[]", "[]")
 
 
-def _marks(columns: str, mark: str) -> str:
+def marks(columns: str, mark: str) -> str:
     return ", ".join(mark for _ in columns.split(","))
 
 
@@ -173,8 +173,8 @@ def seed_postgres(url: str, population: Population, *, at: datetime) -> None:
             "INSERT INTO workspace (key, platform, name, installed_at) VALUES (%s, 'slack', '', %s)",
             (WORKSPACE, at),
         )
-        connection.execute(f"INSERT INTO change ({CHANGE}) VALUES ({_marks(CHANGE, '%s')})", _change(at))
-        connection.execute(f"INSERT INTO audience_group ({GROUP}) VALUES ({_marks(GROUP, '%s')})", GROUP_ROW)
+        connection.execute(f"INSERT INTO change ({CHANGE}) VALUES ({marks(CHANGE, '%s')})", _change(at))
+        connection.execute(f"INSERT INTO audience_group ({GROUP}) VALUES ({marks(GROUP, '%s')})", GROUP_ROW)
         with connection.cursor() as cursor:
             for table, columns, rows in (
                 ("person", PERSON, _people(population, at)),
@@ -188,7 +188,7 @@ def seed_postgres(url: str, population: Population, *, at: datetime) -> None:
         connection.execute("ANALYZE")
 
 
-def _sqlite(value: Any) -> Any:
+def sqlite_value(value: Any) -> Any:
     """A value as SQLAlchemy stores it in SQLite: naive UTC text, booleans as 0/1."""
     if isinstance(value, datetime):
         return sqlite_time(value)
@@ -211,21 +211,21 @@ def seed_sqlite(path: str, population: Population, *, at: datetime) -> None:
         with connection:
             connection.execute(
                 "INSERT INTO workspace (key, platform, name, installed_at) VALUES (?, 'slack', '', ?)",
-                (WORKSPACE, _sqlite(at)),
+                (WORKSPACE, sqlite_value(at)),
             )
             connection.execute(
-                f"INSERT INTO change ({CHANGE}) VALUES ({_marks(CHANGE, '?')})",
-                tuple(map(_sqlite, _change(at))),
+                f"INSERT INTO change ({CHANGE}) VALUES ({marks(CHANGE, '?')})",
+                tuple(map(sqlite_value, _change(at))),
             )
             connection.execute(
-                f"INSERT INTO audience_group ({GROUP}) VALUES ({_marks(GROUP, '?')})", GROUP_ROW
+                f"INSERT INTO audience_group ({GROUP}) VALUES ({marks(GROUP, '?')})", GROUP_ROW
             )
             for table, columns, rows in (
                 ("person", PERSON, _people(population, at)),
                 ("delivery", DELIVERY, _delivery_rows(population, at)),
             ):
-                statement = f"INSERT INTO {table} ({columns}) VALUES ({_marks(columns, '?')})"
-                connection.executemany(statement, (tuple(map(_sqlite, row)) for row in rows))
+                statement = f"INSERT INTO {table} ({columns}) VALUES ({marks(columns, '?')})"
+                connection.executemany(statement, (tuple(map(sqlite_value, row)) for row in rows))
         connection.execute("ANALYZE")
     finally:
         connection.close()
