@@ -102,14 +102,6 @@ class RateLimiter:
                     return
                 await self._sleep((1 - self._tokens) / self.rate)
 
-    def spend(self) -> None:
-        """Take a slot now, without waiting: for a person waiting on an answer (a reply in a Teams turn),
-        who goes before the bulk senders. The slot is owed if none is free (tokens go below zero), so the
-        bulk senders wait that much longer and the platform's rate still holds."""
-        self._refill(self._now())
-        self._tokens -= 1
-        self._taken += 1
-
     def _probe(self, now: float) -> None:
         """Probing: a step up after `every` seconds of sending near the rate with no 429."""
         assert self.probing is not None
