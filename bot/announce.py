@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from bot import copy, readiness
 from bot.audience import Resolution, anyone_reachable, resolve
@@ -27,6 +27,7 @@ from bot.model import (
     announcement_for,
 )
 from bot.ports import ChangeStore, Directory
+from bot.schedule import ScheduleStore, check_publish_at, shown_in
 
 MAX_REMINDERS = 5
 DEFAULT_POLICY = Policy()
@@ -56,6 +57,9 @@ class Basics:
     escalate_after: str = ""
     owner_id: str | None = None  # who answers questions (None: the announcer)
     own_words: bool = False  # ask each person to say in one line what they will do differently
+    publish_on: date | None = None  # a scheduled publish: the day and time where the announcer is
+    publish_time: time | None = None
+    capacity_check: bool = False  # at publishing, ask each recipient's manager whether the team can
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,13 @@ class Review:
     warnings: list[str] = field(default_factory=list)
     preview: Announcement | None = None
     overlapping: list[str] = field(default_factory=list)  # user ids in groups that ask different things
+    zone: str | None = None  # the announcer's time zone, in which a scheduled publish is shown
+
+    @property
+    def scheduled(self) -> tuple[str, str] | None:
+        """(when, zone) of the scheduled publish, as the announcer's clock shows it; None: publish now."""
+        at = self.change.publish_at
+        return None if at is None else shown_in(at, self.zone)
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,7 @@ class Published:
     change: Change
     recipients: int
     first: bool
+    scheduled: tuple[str, str] | None = None  # (when, zone): scheduled, not published yet
 
 
 def _check_text(
@@ -112,8 +124,10 @@ def _check_policy(errors: dict[str, str], form: Basics) -> None:
         errors["reminders"] = copy.BAD_REMINDERS.format(limit=MAX_REMINDERS)
 
 
-def validate_basics(form: Basics, *, today: date) -> None:
-    """Raise InvalidInput naming every field to fix."""
+def validate_basics(
+    form: Basics, *, today: date, now: datetime | None = None, tz: str | None = None
+) -> datetime | None:
+    """Raise InvalidInput naming every field to fix; returns the scheduled publish moment, if any."""
     errors: dict[str, str] = {}
     _check_text(errors, "title", form.title, required=True, limit=TITLE_LIMIT)
     _check_text(errors, "what", form.what, required=True)
@@ -123,8 +137,12 @@ def validate_basics(form: Basics, *, today: date) -> None:
     if form.customer_impact is CustomerImpact.DIRECT and not form.customer_plan.strip():
         errors["customer_plan"] = copy.CUSTOMER_PLAN_NEEDED
     _check_policy(errors, form)
+    publish_at = check_publish_at(  # after the dates: it compares with the effective date
+        errors, form.publish_on, form.publish_time, effective=form.effective_date, now=now, tz=tz
+    )
     if errors:
         raise InvalidInput(errors)
+    return publish_at
 
 
 def policy_from(form: Basics, default: Policy) -> Policy:
@@ -171,6 +189,7 @@ class Announcing:
         clock: Clock,
         announcers: Collection[str] = (),
         on_published: Callable[[], None] = lambda: None,
+        schedule: ScheduleStore | None = None,
         policy: Policy = DEFAULT_POLICY,
         hours: WorkingHours = None,
         max_audience: int = MAX_AUDIENCE,
@@ -184,6 +203,7 @@ class Announcing:
         self.clock = clock
         self.announcers = frozenset(announcers)
         self.on_published = on_published
+        self.schedule = schedule  # None: this platform's form has no scheduled publish
 
     async def check_may_announce(self, *, user_id: str) -> None:
         if not self.announcers or user_id in self.announcers:
@@ -201,7 +221,9 @@ class Announcing:
 
     async def submit_basics(self, *, user_id: str, draft_ref: str, form: Basics) -> Change:
         await self.check_may_announce(user_id=user_id)
-        validate_basics(form, today=await self.today_for(user_id))
+        tz = await self.zone_of(user_id)
+        today = self.clock.now().astimezone(zone(tz)).date()
+        publish_at = validate_basics(form, today=today, now=self.clock.now(), tz=tz)
         assert form.effective_date and form.ack_deadline  # validated above
         change = Change(
             workspace=self.workspace,
@@ -216,6 +238,8 @@ class Announcing:
             policy=policy_from(form, self.policy),
             owner_id=form.owner_id if form.owner_id != user_id else None,
             own_words=form.own_words,
+            publish_at=publish_at if self.schedule is not None else None,
+            capacity_check=form.capacity_check,
         )
         return await self.changes.save_draft(change, draft_ref=draft_ref, at=self.clock.now())
 
@@ -270,12 +294,16 @@ class Announcing:
             warnings=readiness_warnings(change, resolution, today=await self.today_for(user_id)),
             preview=announcement_for(change, everyone),
             overlapping=readiness.overlapping(change, resolution)[: readiness.NAMES_LISTED],
+            zone=await self.zone_of(user_id),
         )
 
-    async def publish(self, *, key: str, user_id: str) -> Published:
-        """Write the outbox and return at once; sending happens in the background."""
+    async def publish(self, *, key: str, user_id: str, at_once: bool = False) -> Published:
+        """Write the outbox and return at once; sending happens in the background. A draft with a
+        scheduled moment still ahead is scheduled instead; `at_once` publishes a scheduled change now
+        (its announcer's Publish now, or the publish tick when its moment has come)."""
         change = await self.draft(key=key, user_id=user_id)
-        if change.state is not ChangeState.DRAFT:
+        waiting = change.state is ChangeState.SCHEDULED and at_once
+        if change.state is not ChangeState.DRAFT and not waiting:
             return Published(change, 0, first=False)
         form = Basics(
             change.title,
@@ -292,9 +320,26 @@ class Announcing:
             raise InvalidInput({"people": copy.AUDIENCE_EMPTY})
         self._refuse_too_many(len(resolution.recipients))
         now, announcer_zone = self.clock.now(), await self.zone_of(user_id)
+        ahead = change.publish_at is not None and change.publish_at > now
+        if change.state is ChangeState.DRAFT and ahead and not at_once:
+            return await self._schedule(change, len(resolution.recipients), user_id=user_id)
         change.escalate_at = now + change.policy.escalate_after
         change.report_at = max(now, deadline_moment(change.ack_deadline, tz=announcer_zone, hours=self.hours))
         first = await self.changes.publish(change, resolution.recipients, resolution.excluded, at=now)
         if first:
             self.on_published()
         return Published(change, len(resolution.recipients), first=first)
+
+    async def _schedule(self, change: Change, recipients: int, *, user_id: str) -> Published:
+        assert change.id is not None and change.publish_at is not None and self.schedule is not None
+        first = await self.schedule.schedule(change.id, actor=user_id, at=self.clock.now())
+        shown = shown_in(change.publish_at, await self.zone_of(user_id))
+        return Published(change, recipients, first=first, scheduled=shown)
+
+    async def cancel(self, *, key: str, user_id: str) -> bool:
+        """Call off a scheduled publish (the announcer only); False if it is not waiting any more."""
+        change = await self.draft(key=key, user_id=user_id)
+        if change.state is not ChangeState.SCHEDULED or self.schedule is None:
+            return False
+        assert change.id is not None
+        return await self.schedule.cancel(change.id, actor=user_id, at=self.clock.now())

@@ -228,3 +228,52 @@ OWN_WORDS_OPTION = "Ask each person to say in one line what they will do differe
 OWN_WORDS_PROMPT = "In one line: what will you do differently from {effective}?"
 OWN_WORDS_NEEDED = "Say in a few words what you will do differently; that is what acknowledging means here."
 OWN_WORDS_TITLE = "In their own words ({count})"
+
+# --- scheduled publish --------------------------------------------------------------------------------
+PUBLISH_TIME_NEEDS_DATE = "Choose the day to publish on as well."
+PUBLISH_PAST = "This moment has already passed; leave it empty to publish at review."
+PUBLISH_AFTER_EFFECTIVE = "Publish on or before the effective date."
+SCHEDULED_FOR = "Publishes {when} ({zone}), not before. Until then you can publish it now or cancel it."
+SCHEDULED = (
+    "{key} is scheduled: it publishes {when} ({zone}). `/change-status {key}` to publish it now or cancel."
+)
+SCHEDULE = "Schedule"
+PUBLISH_NOW = "Publish now"
+CANCEL_SCHEDULE = "Cancel publishing"
+SCHEDULE_CANCELLED = "{key} will not be published: its scheduled publish is cancelled."
+NOT_SCHEDULED = "{key} is not waiting to be published."
+STATUS_SCHEDULED = "Scheduled to publish {when}."
+
+
+def local_moment(value: datetime) -> str:
+    """`14 Dec 2026 09:00`: a moment as the clock on the wall shows it (the caller picks the zone)."""
+    return f"{value.day} {value:%b %Y %H:%M}"
+
+
+# --- capacity check --------------------------------------------------------------------------------------
+CAPACITY_OPTION = "Ask each recipient's manager: can the team do this by the effective date?"
+CAPACITY_QUESTION = "Can your team do this by {effective}?"
+CAPACITY_ASKED = "*{key}: {title}* (announced by {announcer})\n{question}"
+CAPACITY_TEAM = "Your team in this change: {count} {people}{groups}."
+CAPACITY_YES, CAPACITY_HELP, CAPACITY_NO = "Yes", "Need help", "No"
+CAPACITY_COMMENT = "A comment for the announcer (what stands in the way, or what helps)"
+CAPACITY_COMMENT_NEEDED = "Say what stands in the way, so the announcer can help."
+CAPACITY_YOU_ANSWERED = ":memo: You answered *{answer}* {when}{comment}"
+CAPACITY_REPLY = "{icon} {manager} answered *{answer}* to “{question}” for {key}: {title}{comment}"
+CAPACITY_REPLY_FALLBACK = "{manager} answered {answer} for {key}: can the team do this by {effective}?"
+CAPACITY_SENT = "Your answer went to {announcer}."
+CAPACITY_NOT_SENT = (
+    "Your answer is recorded, but Realign could not pass it on just now. Please answer again in a minute."
+)
+CAPACITY_TITLE = (
+    "Capacity check: {answered} of {asked} managers answered · Yes {yes} · Need help {help} · No {no}"
+)
+CAPACITY_NOT_ASKED = "Only the managers Realign asked about {key} can answer its capacity check."
+
+# --- customer-facing briefing -----------------------------------------------------------------------------
+CUSTOMER_FACING_OPTION = "This group faces customers: their DM says what to tell customers"
+DM_CUSTOMERS = "*What to tell customers*\n{plan}"
+WARN_NO_CUSTOMER_FACING = (
+    "Customers are directly affected but no group is marked as facing customers: nobody will be told "
+    "what to tell them. Mark the groups that talk to customers."
+)

@@ -25,6 +25,7 @@ class ChangeState(StrEnum):
     SCHEDULED = "scheduled"
     PUBLISHED = "published"
     CLOSED = "closed"
+    CANCELLED = "cancelled"  # a scheduled publish the announcer called off: nothing was sent
 
 
 class DeliveryState(StrEnum):
@@ -68,6 +69,7 @@ class AudienceGroup:
     user_ids: tuple[str, ...] = ()
     usergroup_ids: tuple[str, ...] = ()
     channel_ids: tuple[str, ...] = ()
+    customer_facing: bool = False  # their DM carries "what to tell customers" (customer impact direct)
 
     @property
     def has_selectors(self) -> bool:
@@ -115,6 +117,13 @@ class Change:
     report_at: datetime | None = None  # the deadline: the gap report goes out then
     owner_id: str | None = None  # who answers questions and concerns (None: the announcer)
     own_words: bool = False  # ask each person, as they acknowledge, what they will do differently
+    publish_at: datetime | None = None  # a scheduled publish (UTC); None: published at review
+    capacity_check: bool = False  # at publishing, ask each recipient's manager whether the team can
+
+    @property
+    def briefs_customers(self) -> bool:
+        """Whether customer-facing groups are told what to tell customers (the impact is direct)."""
+        return self.customer_impact is CustomerImpact.DIRECT and bool(self.customer_plan.strip())
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,7 @@ class Announcement:
     delivery_id: int | None = None
     acknowledged_at: datetime | None = None
     own_words: bool = False  # acknowledging asks for a line "in your own words"
+    customer_briefing: str = ""  # what to tell customers: for customer-facing groups only
 
 
 def group_mask(positions: set[int] | list[int]) -> int:
@@ -158,7 +168,9 @@ def announcement_for(
     """The announcement for someone in the groups of `mask`; identical expectations appear once."""
     seen: set[tuple[str, str]] = set()
     expectations = []
-    for group in groups_in(mask, change.groups):
+    groups = groups_in(mask, change.groups)
+    facing = change.briefs_customers and any(group.customer_facing for group in groups)
+    for group in groups:
         text = (group.today.strip(), group.from_effective.strip())
         if text in seen:
             continue
@@ -176,6 +188,7 @@ def announcement_for(
         delivery_id=delivery_id,
         acknowledged_at=acknowledged_at,
         own_words=change.own_words,
+        customer_briefing=change.customer_plan if facing else "",
     )
 
 
@@ -203,6 +216,7 @@ class NoticeKind(StrEnum):
     ESCALATION = "escalation"  # to a manager: their direct reports still pending
     UNMANAGED = "unmanaged"  # to the announcer: pending people with no manager on record
     REPORT = "report"  # to the announcer at the deadline: the gap report
+    CAPACITY = "capacity"  # to a manager at publishing: can your team do this by the effective date?
 
 
 @dataclass(frozen=True)

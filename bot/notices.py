@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.capacity import ask_capacity
 from bot.clock import Clock
 from bot.delivery import Drain, EngineTuning
 from bot.followup import WEEKDAYS, WorkingHours, next_reminder, next_working_moment
@@ -112,6 +113,8 @@ class NoticeDispatcher(Drain[NoticeClaim, Messenger]):
         if claim.kind is NoticeKind.REPORT:
             report = await self.store.gap(change.id, limit=NAMES_LISTED)
             return await messenger.send_gap_report(report, notice_id=claim.id)
+        if claim.kind is NoticeKind.CAPACITY:  # bot.capacity: can your team do this by then?
+            return await ask_capacity(self.store, messenger, claim, change)
         manager = claim.user_id if claim.kind is NoticeKind.ESCALATION else None
         listed = self._lists.get(claim.id)
         if listed is None:

@@ -139,9 +139,20 @@ def warnings(change: Change, resolution: Resolution, *, today: date) -> list[str
         *too_soon(change, audience=audience, today=today),
         *deadline_after_effective(change),
         *customers_unaddressed(change),
+        *no_customer_facing_group(change),
         *unchanged_groups(change.groups),
         *vague_groups(change.groups),
         *duplicate_groups(change.groups),
         *in_several_groups(overlapping(change, resolution)),
         *excluded_accounts(resolution),
     ]
+
+
+def no_customer_facing_group(change: Change) -> list[str]:
+    """Customers directly affected, but no group marked as facing them: nobody gets the briefing. (With
+    no plan at all, `customers_unaddressed` says so instead.)"""
+    if not change.briefs_customers or not change.groups:
+        return []
+    if any(group.customer_facing for group in change.groups):
+        return []
+    return [copy.WARN_NO_CUSTOMER_FACING]

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from bot import copy
+from bot.capacity import CapacityStore, CapacitySummary
 from bot.clock import Clock
 from bot.errors import NotAllowed, NotFound
 from bot.model import Change, DeliveryState
@@ -74,6 +75,7 @@ class ChangeStatus:
     open_questions: int = 0
     own_words: list[WordsGroup] = field(default_factory=list)  # lines by group and department
     own_words_count: int = 0  # lines shown (at most WORDS_SHOWN)
+    capacity: CapacitySummary | None = None  # the managers' answers, when the change asked them
 
     def by(self, key: str) -> list[tuple[str | None, int, int]]:
         """(department or manager, acknowledged, targeted), largest first."""
@@ -109,8 +111,10 @@ class Reporting:
         admins: Collection[str] = (),
         questions: QuestionStore | None = None,
         words: OwnWordsStore | None = None,
+        capacity: CapacityStore | None = None,
     ) -> None:
         self.words = words
+        self.capacity = capacity
         self.workspace = workspace
         self.changes = changes
         self.questions = questions
@@ -176,6 +180,8 @@ class Reporting:
         if scope is None and self.words is not None and change.own_words:
             lines = await self.words.lines(change.id, limit=WORDS_SHOWN)
             status.own_words, status.own_words_count = grouped(change, lines), len(lines)
+        if scope is None and self.capacity is not None and change.capacity_check:
+            status.capacity = await self.capacity.summary(change.id, limit=QUESTIONS_SHOWN)
         return status
 
 

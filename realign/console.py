@@ -28,15 +28,18 @@ from adapters.console.messenger import ConsoleMessenger
 from adapters.console.repl import ConsoleServices, Later, Session
 from bot.acknowledge import Acknowledging
 from bot.announce import Announcing
+from bot.capacity import CapacityChecking
 from bot.delivery import Dispatcher, EngineTuning
 from bot.followup import EVERY_DAY, FollowUp
 from bot.model import Policy
 from bot.notices import NoticeDispatcher, WorkingTime
 from bot.questions import Questioning
 from bot.rate import RateLimiter
+from bot.schedule import ScheduledPublishing
 from bot.status import Closing, Reporting
 from bot.words import Restating
 from realign.settings import Settings
+from store.capacity import SqlCapacity
 from store.changes import SqlChangeStore
 from store.db import Database
 from store.deliveries import SqlDeliveryQueue
@@ -45,6 +48,7 @@ from store.migrate import upgrade
 from store.orgchart import Entry
 from store.people import SqlPeople
 from store.questions import SqlQuestions
+from store.schedule import SqlSchedule
 from store.words import SqlOwnWords
 
 WORKSPACE = "console:demo"
@@ -62,8 +66,11 @@ class ConsoleEngine:
     deliveries: Dispatcher
     follow_up: FollowUp
     notices: NoticeDispatcher
+    publishing: ScheduledPublishing | None = None  # set once the use cases are built
 
     async def run(self) -> None:
+        if self.publishing is not None:  # scheduled changes whose moment has come
+            await self.publishing.tick()
         await self.deliveries.drain()
         await self.follow_up.tick()
         await self.notices.drain()
@@ -136,8 +143,10 @@ async def build(
         clock=clock,
         working=working,
     )
-    questions, words = SqlQuestions(db), SqlOwnWords(db)
-    reporting = Reporting(workspace=WORKSPACE, changes=changes, questions=questions, words=words)
+    questions, words, capacity = SqlQuestions(db), SqlOwnWords(db), SqlCapacity(db)
+    reporting = Reporting(
+        workspace=WORKSPACE, changes=changes, questions=questions, words=words, capacity=capacity
+    )
     acknowledging = Acknowledging(
         workspace=WORKSPACE, queue=queue, messenger=messenger, clock=clock, later=later
     )
@@ -149,7 +158,13 @@ async def build(
         policy=Policy(settings.remind_after, Policy().max_reminders, settings.escalate_after),
         hours=working.hours,
         max_audience=settings.max_audience,
+        schedule=SqlSchedule(db),
     )
+
+    async def announcing_of(workspace: str) -> Announcing | None:
+        return announcing if workspace == WORKSPACE else None
+
+    engine.publishing = ScheduledPublishing(store=SqlSchedule(db), announcing=announcing_of, clock=clock)
     services = ConsoleServices(
         workspace=WORKSPACE,
         announcing=announcing,
@@ -166,6 +181,7 @@ async def build(
         clock=clock,
         later=later,
         sweep=settings.sweep_interval,
+        capacity=CapacityChecking(workspace=WORKSPACE, store=capacity, messenger=messenger, clock=clock),
     )
     return Session(services=services, out=out, me=demo.ANNOUNCER), db
 

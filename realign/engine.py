@@ -28,6 +28,7 @@ from bot.delivery import Dispatcher, Drain, EngineTuning
 from bot.followup import FollowUp
 from bot.notices import NoticeDispatcher, WorkingTime
 from realign.metrics import PrometheusMeter, Ticks
+from realign.publishing import publish_tick
 from realign.settings import Settings
 from realign.wiring import Logins, Wiring
 
@@ -169,6 +170,7 @@ class Engine:
         self.follow_up = FollowUp(
             store=wiring.follow_up_store, clock=self.clock, on_planned=self._wakes["follow-up"].set
         )
+        self.publishing = publish_tick(wiring, self.settings, on_published=self._published)
 
     @property
     def delivering(self) -> bool:
@@ -181,9 +183,22 @@ class Engine:
         self._every(HEARTBEAT, self._heartbeat, "heartbeat")
         self.wiring.in_background(self._dispatch(self.dispatcher, "delivery"), "delivery")
         self.wiring.in_background(self._dispatch(self.notices, "follow-up"), "follow-up messages")
-        self._every(self.settings.sweep_interval, self.follow_up.tick, "follow-up")
+        self._every(self.settings.sweep_interval, self._follow_up, "follow-up")
         self._every(DIRECTORY_REFRESH, self.wiring.sync_directories, "directory")
         self.scheduler.start()
+
+    async def _follow_up(self) -> None:
+        """What has fallen due: scheduled changes are published (their DMs wake the delivery drain, a
+        capacity check the follow-up drain), then reminders, escalations and reports are planned."""
+        try:
+            await self.publishing.tick()
+        except Exception:  # planning follow-up must not wait on it
+            log.exception("publishing scheduled changes failed; it runs again with the next tick")
+        await self.follow_up.tick()
+
+    def _published(self) -> None:
+        for wake in self._wakes.values():
+            wake.set()
 
     async def _heartbeat(self) -> None:
         """Every delivering process takes an equal part of each workspace's rate; the workspaces match

@@ -20,14 +20,15 @@ from adapters.slack.directory import SlackDirectory
 from adapters.slack.install import InstalledBot
 from bot import copy
 from bot.acknowledge import Acknowledging
-from bot.announce import Announcing
-from bot.model import Policy
+from bot.capacity import CapacityChecking
 from bot.questions import Questioning
 from bot.status import Closing, Reporting, Requeueing
 from bot.words import Restating
+from realign.publishing import announcing_for
 from realign.settings import Settings
 from realign.slacks import Slack, workspace_key
 from realign.wiring import Wiring
+from store.capacity import SqlCapacity
 from store.questions import SqlQuestions
 from store.removal import stop_workspace
 from store.words import SqlOwnWords
@@ -110,13 +111,14 @@ class SlackWebWorkspaces:
 
     def _services(self, slack: Slack) -> SlackServices:
         wiring, settings, clock, workspace = self.wiring, self.settings, self.wiring.clock, slack.workspace
-        questions, words = SqlQuestions(wiring.db), SqlOwnWords(wiring.db)
+        questions, words, capacity = SqlQuestions(wiring.db), SqlOwnWords(wiring.db), SqlCapacity(wiring.db)
         reporting = Reporting(
             workspace=workspace,
             changes=wiring.changes,
             admins=settings.admins,
             questions=questions,
             words=words,
+            capacity=capacity,
         )
         acknowledging = Acknowledging(
             workspace=workspace,
@@ -126,16 +128,8 @@ class SlackWebWorkspaces:
             later=wiring.in_background,
         )
         return SlackServices(
-            announcing=Announcing(
-                workspace=workspace,
-                changes=wiring.changes,
-                directory=slack.directory,
-                clock=clock,
-                announcers=settings.announcers,
-                max_audience=settings.max_audience,
-                policy=Policy(settings.remind_after, Policy().max_reminders, settings.escalate_after),
-                hours=settings.working_hours,
-                on_published=self.wake,
+            announcing=announcing_for(
+                wiring, settings, workspace=workspace, directory=slack.directory, on_published=self.wake
             ),
             reporting=reporting,
             acknowledging=acknowledging,
@@ -154,4 +148,7 @@ class SlackWebWorkspaces:
             ),
             directory=slack.directory,
             in_background=wiring.in_background,
+            capacity=CapacityChecking(
+                workspace=workspace, store=capacity, messenger=slack.messenger, clock=clock
+            ),
         )

@@ -10,9 +10,13 @@ from adapters.teams.roster import Installer
 from bot.acknowledge import Acknowledging
 from bot.announce import Announcing
 from bot.model import Policy
+from bot.questions import Questioning
 from bot.status import Closing, Reporting, Requeueing
+from bot.words import Restating
 from realign.settings import Settings
 from realign.wiring import Wiring
+from store.questions import SqlQuestions
+from store.words import SqlOwnWords
 
 
 def teams_endpoint(wiring: Wiring, settings: Settings, *, wake: Callable[[], None]) -> TeamsEndpoint | None:
@@ -36,7 +40,17 @@ def _services(
     wiring: Wiring, settings: Settings, workspace: str, *, wake: Callable[[], None]
 ) -> TeamsServices:
     tenant, clock = wiring.teams.get(workspace), wiring.clock
-    reporting = Reporting(workspace=workspace, changes=wiring.changes, admins=settings.admins)
+    questions, words = SqlQuestions(wiring.db), SqlOwnWords(wiring.db)
+    reporting = Reporting(
+        workspace=workspace, changes=wiring.changes, admins=settings.admins, questions=questions, words=words
+    )
+    acknowledging = Acknowledging(
+        workspace=workspace,
+        queue=wiring.queue,
+        messenger=tenant.messenger,
+        clock=clock,
+        later=wiring.in_background,
+    )
     return TeamsServices(
         announcing=Announcing(
             workspace=workspace,
@@ -50,15 +64,18 @@ def _services(
             on_published=wake,
         ),
         reporting=reporting,
-        acknowledging=Acknowledging(
-            workspace=workspace,
-            queue=wiring.queue,
-            messenger=tenant.messenger,
-            clock=clock,
-            later=wiring.in_background,
-        ),
+        acknowledging=acknowledging,
         closing=Closing(reporting=reporting, store=wiring.follow_up_store, clock=clock),
         requeueing=Requeueing(reporting=reporting, queue=wiring.queue, clock=clock, on_requeued=wake),
         directory=tenant.directory,
         in_background=wiring.in_background,
+        questioning=Questioning(
+            workspace=workspace,
+            store=questions,
+            messenger=tenant.messenger,
+            clock=clock,
+            later=wiring.in_background,
+            admins=settings.admins,
+        ),
+        restating=Restating(workspace=workspace, store=words, acknowledging=acknowledging),
     )

@@ -16,6 +16,7 @@ from bot.errors import NotFound
 from bot.model import ChangeState, DeliveryState
 from bot.ports import BreakdownRow, ChangeSummary, Excluded, PersonState, Recipient, TallyRow
 from store import audit
+from store.capacity import plan_capacity_checks
 from store.db import Database
 from store.tables import AudienceGroup, Change, Delivery, Person
 
@@ -29,6 +30,8 @@ EDITABLE = (
     "customer_plan",
     "owner_id",
     "own_words",
+    "publish_at",
+    "capacity_check",
 )
 DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
 CHUNK = 5000
@@ -94,6 +97,8 @@ def to_domain(row: Change, groups: Sequence[AudienceGroup]) -> model.Change:
         ),
         escalate_at=row.escalate_at,
         report_at=row.report_at,
+        publish_at=row.publish_at,
+        capacity_check=row.capacity_check,
         groups=[
             model.AudienceGroup(
                 name=g.name,
@@ -102,6 +107,7 @@ def to_domain(row: Change, groups: Sequence[AudienceGroup]) -> model.Change:
                 user_ids=tuple(g.user_ids),
                 usergroup_ids=tuple(g.usergroup_ids),
                 channel_ids=tuple(g.channel_ids),
+                customer_facing=g.customer_facing,
             )
             for g in sorted(groups, key=lambda g: g.position)
         ],
@@ -165,6 +171,7 @@ class SqlChangeStore:
                     user_ids=list(group.user_ids),
                     usergroup_ids=list(group.usergroup_ids),
                     channel_ids=list(group.channel_ids),
+                    customer_facing=group.customer_facing,
                 )
                 for position, group in enumerate(change.groups)
             )
@@ -182,15 +189,17 @@ class SqlChangeStore:
         *,
         at: datetime,
     ) -> bool:
+        waiting = (ChangeState.DRAFT, ChangeState.SCHEDULED)  # a scheduled change publishes here too
         async with self.db.transaction() as session:
             claimed = await session.execute(
                 update(Change)
-                .where(col(Change.id) == change.id, col(Change.state) == ChangeState.DRAFT)
+                .where(col(Change.id) == change.id, col(Change.state).in_(waiting))
                 .values(
                     state=ChangeState.PUBLISHED,
                     published_at=at,
                     escalate_at=change.escalate_at,
                     report_at=change.report_at,
+                    publish_lease=None,
                 )
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
@@ -224,6 +233,11 @@ class SqlChangeStore:
             for rows in (queued, skipped):
                 for chunk in chunks(rows):
                     await session.execute(insert(DELIVERY), chunk)
+            if change.capacity_check:  # the managers' questions go out with the announcements, once
+                assert change.id is not None
+                await plan_capacity_checks(
+                    session, change.id, announcer_id=change.announcer_id, at=at, sqlite=self.db.is_sqlite
+                )
             await audit.write(
                 session,
                 [

@@ -41,6 +41,7 @@ AUDITED = {
     NoticeKind.ESCALATION: "change.escalated",
     NoticeKind.UNMANAGED: "change.unmanaged_reported",
     NoticeKind.REPORT: "change.gap_reported",
+    NoticeKind.CAPACITY: "change.capacity_asked",
 }
 
 

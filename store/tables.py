@@ -82,6 +82,10 @@ class Change(SQLModel, table=True):
     report_at: datetime | None = utc(default=None, index=True)  # NULL once the gap report went out
     owner_id: str | None = Field(default=None, max_length=64)  # answers questions; NULL: the announcer
     own_words: bool = False  # acknowledging asks for a line "in your own words"
+    # A scheduled publish: due at publish_at (UTC); a process that claims it leases it until publish_lease.
+    publish_at: datetime | None = utc(default=None, index=True)
+    publish_lease: datetime | None = utc(default=None)
+    capacity_check: bool = False  # at publishing, ask each recipient's manager whether the team can
 
 
 class AudienceGroup(SQLModel, table=True):
@@ -97,6 +101,7 @@ class AudienceGroup(SQLModel, table=True):
     user_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     usergroup_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     channel_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    customer_facing: bool = False  # their DM carries what to tell customers
 
 
 class Delivery(SQLModel, table=True):
@@ -219,6 +224,18 @@ class OwnWords(SQLModel, table=True):
     change_id: int = Field(foreign_key="change.id", ondelete="CASCADE", index=True)
     text: str
     at: datetime = utc()
+
+
+class CapacityAnswer(SQLModel, table=True):
+    """A manager's answer to a change's capacity check (the latest one: answering again replaces it)."""
+
+    __tablename__ = "capacity_answer"
+
+    change_id: int = Field(foreign_key="change.id", ondelete="CASCADE", primary_key=True)
+    manager_id: str = Field(primary_key=True, max_length=64)
+    answer: str = Field(max_length=16)  # yes, help, no
+    comment: str = ""
+    answered_at: datetime = utc()
 
 
 class AuditEvent(SQLModel, table=True):

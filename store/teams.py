@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 
 from store.db import Database
-from store.tables import TeamsInstall, TeamsMember, TeamsSent, TeamsUser, Workspace
+from store.tables import Person, TeamsInstall, TeamsMember, TeamsSent, TeamsUser, Workspace
 
 CHUNK = 1000
 
@@ -188,6 +188,39 @@ class SqlTeams:
         async with self.db.reading() as session:
             row = await session.get(TeamsSent, (kind, row_id))
         return row.activity_id if row is not None else None
+
+    async def names(self, workspace: str, user_ids: Collection[str]) -> dict[str, str]:
+        """The names people are shown by (a few ids: the askers and answerers of questions)."""
+        wanted = sorted(set(user_ids))[:CHUNK]
+        if not wanted:
+            return {}
+        async with self.db.reading() as session:
+            rows = await session.execute(
+                select(col(Person.user_id), col(Person.name), col(Person.email)).where(
+                    col(Person.workspace) == workspace, col(Person.user_id).in_(wanted)
+                )
+            )
+            return {user_id: name or email or user_id for user_id, name, email in rows}
+
+    async def search_people(self, workspace: str, text: str, *, limit: int) -> list[tuple[str, str]]:
+        """(name, user id) of active people whose name or email contains `text` (any case), by name:
+        the announce form's typeahead."""
+        query = select(col(Person.name), col(Person.email), col(Person.user_id)).where(
+            col(Person.workspace) == workspace, col(Person.active), ~col(Person.is_bot)
+        )
+        wanted = text.strip().lower()
+        if wanted:
+            pattern = "%" + wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(
+                or_(
+                    func.lower(col(Person.name)).like(pattern, escape="\\"),
+                    func.lower(col(Person.email)).like(pattern, escape="\\"),
+                )
+            )
+        query = query.order_by(func.lower(col(Person.name)), col(Person.user_id)).limit(limit)
+        async with self.db.reading() as session:
+            rows = await session.execute(query)
+            return [(name or email or user_id, user_id) for name, email, user_id in rows]
 
     async def bot_app_id(self, workspace: str) -> str | None:
         """The bot's app id as Teams addresses it in this tenant (`28:<app id>` in an install's reference)."""

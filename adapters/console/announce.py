@@ -55,7 +55,8 @@ class AnnounceForm:
             review = await self.announcing.review(key=self.key, user_id=self.user_id)
             body = render.review(review, name=self.directory.name)
             self.out.print(Panel(body, title="Review and publish", title_align="left"))
-            if not translate.yes(await self.ask(prompts.PUBLISH)):
+            question = prompts.SCHEDULE if review.scheduled else prompts.PUBLISH
+            if not translate.yes(await self.ask(question)):
                 self.out.print(escape(prompts.LEFT_AS_DRAFT.format(key=self.key)))
                 return
         except Cancelled:
@@ -64,7 +65,11 @@ class AnnounceForm:
             return
         published = await self.announcing.publish(key=self.key, user_id=self.user_id)
         done = copy.PUBLISHED if published.first else copy.ALREADY_PUBLISHED
-        self.out.print(f"[green]{escape(done.format(key=self.key, count=published.recipients))}[/green]")
+        text = done.format(key=self.key, count=published.recipients)
+        if published.scheduled is not None and published.first:
+            when, zone = published.scheduled
+            text = copy.SCHEDULED.format(key=self.key, when=when, zone=zone).replace("`", "")
+        self.out.print(f"[green]{escape(text)}[/green]")
 
     async def ask(self, label: str, default: str = "") -> str:
         answer = await self.lines.read(f"{label} [{default}]: " if default else f"{label}: ")
@@ -106,9 +111,13 @@ class AnnounceForm:
 
     async def basics(self, title: str) -> Change:
         today = await self.announcing.today_for(self.user_id)
+        zone = await self.announcing.zone_of(self.user_id) or "UTC"
+        labels = {**prompts.BASICS, "publish_time": prompts.BASICS["publish_time"].format(zone=zone)}
         checks: dict[str, Check] = {
             "effective_date": lambda text: translate.day(text, today=today),
             "ack_deadline": lambda text: translate.day(text, today=today),
+            "publish_on": lambda text: translate.day(text, today=today),
+            "publish_time": translate.clock_time,
             "customer_impact": translate.impact,
             "reminders": translate.number,
         }
@@ -118,7 +127,9 @@ class AnnounceForm:
             for field in fields:
                 if field == "customer_plan" and field not in again and not affects_customers(answers):
                     continue  # asked only when customers are affected, or when the use case asks for it
-                await self.fill(answers, [field], prompts.BASICS, checks)
+                if field == "publish_time" and field not in again and not answers.get("publish_on"):
+                    continue  # a time only for a day chosen
+                await self.fill(answers, [field], labels, checks)
             try:
                 return await self.announcing.submit_basics(
                     user_id=self.user_id,
@@ -126,7 +137,7 @@ class AnnounceForm:
                     form=translate.basics(answers, today=today),
                 )
             except InvalidInput as error:
-                self.out.print(render.problems(error, prompts.BASICS))
+                self.out.print(render.problems(error, labels))
                 again = set(error.errors)
                 fields = [field for field in prompts.BASICS if field in again]
 
@@ -153,6 +164,9 @@ class AnnounceForm:
         }
         answers: dict[str, str] = {}
         fields = list(prompts.GROUP)
+        if change.customer_impact is CustomerImpact.DIRECT:  # who briefs customers, asked when it matters
+            labels["customer_facing"] = prompts.CUSTOMER_FACING
+            fields.append("customer_facing")
         while True:
             await self.fill(answers, fields, labels, checks)
             group = translate.group(answers, people=people, groups=groups)

@@ -24,6 +24,8 @@ SCRIPT = (
     "",
     "",
     "",  # in your own words: not for this change
+    "",  # capacity check: not for this change
+    "",  # publish on: at review
     "Support engineers",
     "@support",
     "Weekend cover is arranged ad hoc in the #support channel.",

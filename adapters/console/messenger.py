@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from bot.capacity import CapacityReply, CapacityRequest
 from bot.clock import Clock
 from bot.model import Announcement, Escalation, GapReport
 from bot.ports import Found, MessageRef, SendResult, Sent
@@ -22,9 +23,11 @@ class Kind(StrEnum):
     GAP_REPORT = "gap report"
     QUESTION = "question"  # to the announcer: a question or concern to answer
     ANSWER = "answer"  # to the asker, in the thread of their announcement
+    CAPACITY = "capacity check"  # to a manager: can your team do this by then?
+    CAPACITY_REPLY = "capacity answer"  # to the announcer: a manager's answer
 
 
-Body = Announcement | Escalation | GapReport | Question
+Body = Announcement | Escalation | GapReport | Question | CapacityRequest | CapacityReply
 
 
 @dataclass
@@ -48,6 +51,13 @@ class Message:
     @property
     def question(self) -> Question | None:
         return self.body if isinstance(self.body, Question) else None
+
+    @property
+    def change_key(self) -> str:
+        body = self.body
+        if isinstance(body, Announcement | Question | CapacityReply):
+            return body.change_key
+        return body.change.key
 
 
 class ConsoleMessenger:
@@ -131,3 +141,11 @@ class ConsoleMessenger:
 
     async def send_answer(self, question: Question) -> SendResult:
         return self._file(question.asker_id, Kind.ANSWER, question, thread=question.thread)
+
+    # --- the capacity check (bot.capacity.CapacityMessenger) -------------------------------------------
+
+    async def send_capacity_check(self, request: CapacityRequest, *, notice_id: int) -> SendResult:
+        return self._file(request.manager_id, Kind.CAPACITY, request, notice_id=notice_id)
+
+    async def send_capacity_reply(self, reply: CapacityReply) -> SendResult:
+        return self._file(reply.announcer_id, Kind.CAPACITY_REPLY, reply)

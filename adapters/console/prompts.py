@@ -16,6 +16,9 @@ BASICS = {
     "reminders": "How many reminders",
     "escalate_after": "Tell their managers after",
     "own_words": "Ask each person to say in one line what they will do differently? [y/N]",
+    "capacity_check": "Ask each recipient's manager whether their team can do this by then? [y/N]",
+    "publish_on": "Publish on (empty: when you publish at review; 2026-12-15, tomorrow, +3d)",
+    "publish_time": "Publish at (HH:MM in your time zone, {zone}; empty: 09:00)",
 }
 OWN_WORDS = "In one line: what will you do differently from {effective}?"
 GROUP = {
@@ -24,9 +27,11 @@ GROUP = {
     "today": "What they do today (optional)",
     "from_effective": "What they do from {effective}",
 }
+CUSTOMER_FACING = "Does this group face customers (their DM says what to tell customers)? [y/N]"
 GROUP_HEADING = "Audience group {number} of {key}"
 ANOTHER_GROUP = "Add another group? [y/N]"
 PUBLISH = "Publish? [y/N]"
+SCHEDULE = "Schedule it? [y/N]"
 LEFT_AS_DRAFT = "{key} stays a draft; nothing was sent."
 CANCELLED = "Cancelled."
 CANCEL_WORD = "/cancel"
@@ -48,6 +53,9 @@ HELP = """\
 /answer N, /resolve N      answer question N of your inbox; mark concern N resolved
 /change-status [CHG-n]     your changes, or one change in detail (announcer, admins, managers)
 /close CHG-n               stop reminders and escalations for a change you announced
+/publish CHG-n, /cancel-publish CHG-n
+                           publish a scheduled change of yours now, or call its publish off
+/capacity N                answer capacity check N of your inbox: yes, help or no, and a comment
 /advance DURATION          move the clock (90s, 15m, 24h, 2d) and run the engine as time passes:
                            deliveries, reminders, escalations to managers, gap reports
 /people                    who is here: handles, departments (@handle), managers, time zones
@@ -78,3 +86,11 @@ ARRIVED = "✉ {kind} of {key} to {count}: {names}"
 ARRIVED_ONE = "✉ {kind} of {key} to {name}"
 MORE = " and {count} more"
 BYE = "Bye."
+CAPACITY_HINT = "Type /capacity {number} to answer: yes, help (need help) or no, and a comment."
+CAPACITY_CHOICE = "Can your team do this by {effective}? yes / help / no"
+CAPACITY_COMMENT = "A comment for the announcer (optional for yes)"
+USAGE_CAPACITY = "Usage: /capacity N, where N is the number of a capacity check in your inbox."
+NOT_A_CAPACITY_CHECK = "Message {number} of your inbox is not a capacity check."
+USAGE_PUBLISH = "Usage: /publish CHG-12 (or /cancel-publish CHG-12) for a scheduled change of yours."
+SCHEDULE_HINT = "/publish {key} publishes it now, /cancel-publish {key} calls it off."
+BAD_TIME = "Write a time like 09:30 or 14:00."

@@ -21,8 +21,9 @@ from adapters.console.directory import handle
 from adapters.console.messenger import Kind, Message
 from bot import copy
 from bot.announce import Review
+from bot.capacity import CapacityAnswer, CapacityReply, CapacityRequest
 from bot.errors import InvalidInput
-from bot.model import Announcement, Escalation, GapReport, PendingPerson, Person
+from bot.model import Announcement, ChangeState, Escalation, GapReport, PendingPerson, Person
 from bot.ports import ChangeSummary
 from bot.questions import Question, QuestionKind, QuestionState
 from bot.status import ChangeStatus, Totals
@@ -74,6 +75,8 @@ def announcement(a: Announcement, *, name: Names, number: int | None = None, pre
         if item.today:
             lines.append("  " + say(copy.DM_TODAY, text=item.today))
         lines.append("  " + say(copy.DM_FROM, effective=effective, text=item.from_effective))
+    if a.customer_briefing:
+        lines.append(say(copy.DM_CUSTOMERS, plan=a.customer_briefing))
     lines.append(f"[dim]{say(copy.DM_FROM_ANNOUNCER, announcer=name(a.announcer_id))}[/dim]")
     if a.acknowledged_at is not None:
         lines.append(say(copy.ACKNOWLEDGED, when=copy.moment(a.acknowledged_at)))
@@ -196,9 +199,62 @@ def own_words(status: ChangeStatus, *, name: Names) -> list[str]:
     return lines
 
 
+def capacity_request(r: CapacityRequest, *, name: Names, number: int) -> str:
+    change = r.change
+    question = copy.CAPACITY_QUESTION.format(effective=copy.day(change.effective_date))
+    asked = say(
+        copy.CAPACITY_ASKED,
+        key=change.key,
+        title=change.title,
+        announcer=name(change.announcer_id),
+        question=question,
+    )
+    groups = f" ({', '.join(r.groups)})" if r.groups else ""
+    people = "person" if r.team == 1 else "people"
+    team = say(copy.CAPACITY_TEAM, count=r.team, people=people, groups=groups)
+    hint = say(prompts.CAPACITY_HINT, number=number)
+    return "\n".join([asked, say(copy.DM_WHAT, what=change.what), team, f"[bold cyan]{hint}[/bold cyan]"])
+
+
+def capacity_reply(r: CapacityReply, *, name: Names) -> str:
+    return say(
+        copy.CAPACITY_REPLY,
+        icon="⛔" if r.answer is CapacityAnswer.NO else "•",
+        manager=name(r.manager_id),
+        answer=r.answer.label,
+        question=copy.CAPACITY_QUESTION.format(effective=copy.day(r.effective_date)),
+        key=r.change_key,
+        title=r.title,
+        comment=f"\n  {r.comment}" if r.comment else "",
+    )
+
+
+def capacity(status: ChangeStatus, *, name: Names) -> list[str]:
+    summary = status.capacity
+    if summary is None or not summary.asked:
+        return []
+    heading = say(
+        copy.CAPACITY_TITLE,
+        answered=summary.answered,
+        asked=summary.asked,
+        yes=summary.count(CapacityAnswer.YES),
+        help=summary.count(CapacityAnswer.HELP),
+        no=summary.count(CapacityAnswer.NO),
+    )
+    lines = [f"[bold]{heading}[/bold]"]
+    for r in summary.replies:
+        comment = f": {r.comment}" if r.comment else ""
+        lines.append(escape(f"• {name(r.manager_id)}: {r.answer.label}{comment}"))
+    return lines
+
+
 def message(m: Message, *, name: Names) -> Panel:
     """One DM as a panel titled with its inbox number, kind and time."""
-    if isinstance(m.body, Question):
+    if isinstance(m.body, CapacityRequest):
+        body = capacity_request(m.body, name=name, number=m.number)
+    elif isinstance(m.body, CapacityReply):
+        body = capacity_reply(m.body, name=name)
+    elif isinstance(m.body, Question):
         body = (
             question(m.body, name=name, number=m.number)
             if m.kind is Kind.QUESTION
@@ -232,8 +288,7 @@ def arrivals(messages: Sequence[Message], *, name: Names) -> list[str]:
     """One line per kind of message and change: who was just sent what."""
     groups: dict[tuple[Kind, str], list[str]] = {}
     for m in messages:
-        key = m.body.change_key if isinstance(m.body, Announcement | Question) else m.body.change.key
-        groups.setdefault((m.kind, key), []).append(name(m.to))
+        groups.setdefault((m.kind, m.change_key), []).append(name(m.to))
     lines = []
     for (kind, key), names in groups.items():
         people = sorted(names)  # the engine sends in no particular order
@@ -266,6 +321,8 @@ def review(r: Review, *, name: Names) -> str:
     for group, n in zip(change.groups, resolution.per_group, strict=True):
         lines.append(f"• [bold]{escape(group.name)}[/bold]: {n} {'person' if n == 1 else 'people'}")
     lines.append(f"[bold]{len(resolution.recipients)} people in all[/bold] will get a direct message.")
+    if r.scheduled is not None:
+        lines.append(escape(copy.SCHEDULED_FOR.format(when=r.scheduled[0], zone=r.scheduled[1])))
     lines += [f"[yellow]⚠ {escape(warning)}[/yellow]" for warning in r.warnings]
     if r.overlapping:
         lines.append(f"[yellow]  {escape(', '.join(name(user) for user in r.overlapping))}[/yellow]")
@@ -324,6 +381,10 @@ def detail(status: ChangeStatus, *, name: Names) -> str:
     lines += breakdown(status, name=name)
     lines += questions(status, name=name)
     lines += own_words(status, name=name)
+    lines += capacity(status, name=name)
+    if change.state is ChangeState.SCHEDULED and change.publish_at and not status.manager_id:
+        lines.append(escape(copy.STATUS_SCHEDULED.format(when=copy.moment(change.publish_at))))
+        lines.append(f"[cyan]{say(prompts.SCHEDULE_HINT, key=change.key)}[/cyan]")
     if status.failed and not status.manager_id:
         lines.append(f"[bold]{say(copy.STATUS_FAILED_TITLE, count=status.totals.failed)}[/bold]")
         lines += [escape(f"• {p.name}: {p.reason}") for p in status.failed]

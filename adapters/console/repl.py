@@ -20,6 +20,7 @@ from rich.markup import escape
 from adapters.console import prompts, render, translate
 from adapters.console.announce import AnnounceForm
 from adapters.console.asking import Asking
+from adapters.console.checks import Checks
 from adapters.console.clock import ConsoleClock
 from adapters.console.directory import EVERYONE, ConsoleDirectory
 from adapters.console.lines import Lines
@@ -27,6 +28,7 @@ from adapters.console.messenger import ConsoleMessenger, Kind, Message
 from bot import copy
 from bot.acknowledge import Acknowledging
 from bot.announce import Announcing
+from bot.capacity import CapacityChecking
 from bot.durations import parse_duration
 from bot.errors import ConfigError, RealignError
 from bot.model import Announcement
@@ -76,6 +78,7 @@ class ConsoleServices:
     clock: ConsoleClock
     later: Later
     sweep: timedelta = timedelta(seconds=60)  # the shortest step /advance takes
+    capacity: CapacityChecking | None = None
 
 
 def steps(total: timedelta, *, shortest: timedelta) -> list[timedelta]:
@@ -85,7 +88,7 @@ def steps(total: timedelta, *, shortest: timedelta) -> list[timedelta]:
     return [step] * (count - 1) + [total - step * (count - 1)]
 
 
-class Session(Asking):
+class Session(Asking, Checks):
     """One person at the keyboard, being whoever `/as` says."""
 
     def __init__(self, *, services: ConsoleServices, out: Console, me: str) -> None:
@@ -105,6 +108,9 @@ class Session(Asking):
             "resolve": self.resolve,
             "change-status": self.status,
             "close": self.close,
+            "publish": self.publish_now,
+            "cancel-publish": self.cancel_publish,
+            "capacity": self.capacity,
             "advance": self.advance,
             "people": self.people,
             "help": self.help,

@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
+from adapters.console import prompts
 from bot import copy
 from bot.announce import Basics
+from bot.capacity import CapacityAnswer
 from bot.errors import RealignError
 from bot.model import AudienceGroup, CustomerImpact
 
@@ -55,6 +57,29 @@ def day(text: str, *, today: date) -> date | None:
         return date.fromisoformat(cleaned)
     except ValueError:
         raise Unreadable(copy.BAD_DATE) from None
+
+
+def clock_time(text: str) -> time | None:
+    """`09:30`, `9:30` or `14:00`; empty -> None."""
+    cleaned = text.strip()
+    if not cleaned:
+        return None
+    found = re.fullmatch(r"([0-9]{1,2}):([0-9]{2})", cleaned)
+    if found is None or int(found[1]) > 23 or int(found[2]) > 59:
+        raise Unreadable(prompts.BAD_TIME)
+    return time(int(found[1]), int(found[2]))
+
+
+CAPACITY = {"yes": CapacityAnswer.YES, "help": CapacityAnswer.HELP, "no": CapacityAnswer.NO}
+
+
+def capacity(text: str) -> CapacityAnswer:
+    """`yes`, `help` (need help) or `no`; their first letters do too."""
+    cleaned = text.strip().lower()
+    for name, value in CAPACITY.items():
+        if cleaned and cleaned in (name, name[0]):
+            return value
+    raise Unreadable(copy.BAD_CHOICE.format(choices=", ".join(CAPACITY)))
 
 
 def impact(text: str) -> CustomerImpact:
@@ -116,6 +141,9 @@ def basics(answers: Mapping[str, str], *, today: date) -> Basics:
         reminders=number(answers.get("reminders", "")),
         escalate_after=answers.get("escalate_after", ""),
         own_words=yes(answers.get("own_words", "")),
+        capacity_check=yes(answers.get("capacity_check", "")),
+        publish_on=day(answers.get("publish_on", ""), today=today),
+        publish_time=clock_time(answers.get("publish_time", "")),
     )
 
 
@@ -127,4 +155,5 @@ def group(answers: Mapping[str, str], *, people: Collection[str], groups: Collec
         from_effective=answers.get("from_effective", "").strip(),
         user_ids=tuple(chosen),
         usergroup_ids=tuple(handles),
+        customer_facing=yes(answers.get("customer_facing", "")),
     )

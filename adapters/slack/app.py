@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render, translate
+from adapters.slack.checks import register_checks
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.install import Installs
 from adapters.slack.questions import register_questions
@@ -25,6 +26,7 @@ from adapters.slack.replies import Ack, errors_on, said, tell
 from bot import copy
 from bot.acknowledge import Acknowledging
 from bot.announce import Announcing
+from bot.capacity import CapacityChecking
 from bot.errors import InvalidInput, RealignError
 from bot.questions import Questioning
 from bot.status import Closing, Reporting, Requeueing
@@ -48,6 +50,7 @@ class SlackServices:
     restating: Restating
     directory: SlackDirectory
     in_background: Callable[[Coroutine[Any, Any, Any]], None]
+    capacity: CapacityChecking | None = None
 
 
 # A request's team id -> the services of that workspace (None: Realign is not installed there).
@@ -128,7 +131,7 @@ async def _publish(announcing: Announcing, *, key: str, user_id: str) -> dict[st
         return render.published_modal(key, 0, note=said(error))
     if not published.first:
         return render.published_modal(key, 0, note=copy.ALREADY_PUBLISHED.format(key=key))
-    return render.published_modal(key, published.recipients)
+    return render.published_modal(key, published.recipients, scheduled=published.scheduled)
 
 
 async def _open(client: AsyncWebClient, *, trigger_id: object, view: dict[str, Any]) -> None:
@@ -147,6 +150,7 @@ def register(app: AsyncApp) -> None:
     _register_buttons(app)
     _register_status(app)
     register_questions(app)
+    register_checks(app)
 
 
 def _register_announce(app: AsyncApp) -> None:

@@ -13,7 +13,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import alignment, render
+from adapters.slack import alignment, capacity, render
+from bot.capacity import CapacityReply, CapacityRequest
 from bot.model import Announcement, Escalation, GapReport
 from bot.ports import Failed, Found, MessageRef, Retry, SendResult, Sent
 from bot.questions import Question
@@ -318,3 +319,18 @@ class SlackMessenger:
             if not (isinstance(result, Failed) and result.reason in THREAD_GONE):
                 return result
         return await self._post(question.asker_id, text=text, blocks=blocks)  # thread gone: a new DM
+
+    # --- the capacity check (bot.capacity.CapacityMessenger): the question is a notice, the answer direct
+
+    async def send_capacity_check(self, request: CapacityRequest, *, notice_id: int) -> SendResult:
+        return await self._post(
+            request.manager_id,
+            text=capacity.request_text(request),
+            blocks=capacity.request(request),
+            notice_id=notice_id,
+        )
+
+    async def send_capacity_reply(self, reply: CapacityReply) -> SendResult:
+        return await self._post(
+            reply.announcer_id, text=capacity.reply_text(reply), blocks=capacity.reply(reply)
+        )

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def _open_form(client: AsyncWebClient, respond: AsyncRespond, body: Any, view: dict[str, Any]) -> None:
+async def open_form(client: AsyncWebClient, respond: AsyncRespond, body: Any, view: dict[str, Any]) -> None:
     """Open a form for a click; a click Slack sent without a usable trigger is answered, not dropped."""
     trigger = translate.trigger_id(body)
     if trigger is None:
@@ -69,7 +69,7 @@ def _register_asking(app: AsyncApp) -> None:
         except RealignError as error:
             await tell(respond, said(error))
             return
-        await _open_form(client, respond, body, alignment.question_modal(key, kind))
+        await open_form(client, respond, body, alignment.question_modal(key, kind))
 
     @app.view(alignment.QUESTION_FORM)
     async def question_submitted(
@@ -108,7 +108,7 @@ def _register_answering(app: AsyncApp) -> None:
         except RealignError as error:
             await tell(respond, said(error))
             return
-        await _open_form(client, respond, body, alignment.answer_modal(question))
+        await open_form(client, respond, body, alignment.answer_modal(question))
 
     @app.view(alignment.ANSWER_FORM)
     async def answer_submitted(
@@ -188,7 +188,7 @@ def _register_own_words(app: AsyncApp) -> None:
         except RealignError as error:
             await tell(respond, said(error))
             return
-        await _open_form(
+        await open_form(
             client, respond, body, alignment.own_words_modal(shown, translate.clicked_message(body))
         )
 

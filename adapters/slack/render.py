@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from adapters.slack import capacity
 from adapters.slack.alignment import ACK_WORDS_ACTION, ASK_ACTION, CONCERN_ACTION, own_words, questions
 from adapters.slack.blocks import (
     HEADER_LIMIT,
@@ -82,6 +83,8 @@ def announcement(a: Announcement, *, preview: bool = False) -> list[Block]:
         lines.append(copy.DM_FROM.format(effective=effective, text=item.from_effective))
         together = "\n".join(lines)
         blocks += [section(together)] if length(together) <= SECTION_LIMIT else [section(x) for x in lines]
+    if a.customer_briefing:  # customer-facing groups only (one block more: 48 in all)
+        blocks.append(section(copy.DM_CUSTOMERS.format(plan=a.customer_briefing)))
     blocks.append(context(copy.DM_FROM_ANNOUNCER.format(announcer=f"<@{a.announcer_id}>")))
     if a.acknowledged_at is not None:
         blocks.append(section(copy.ACKNOWLEDGED.format(when=copy.moment(a.acknowledged_at))))
@@ -240,6 +243,25 @@ def basics_modal(title: str = "", *, policy: Policy = DEFAULT_POLICY) -> dict[st
             optional=True,
         ),
         field(
+            "capacity_check",
+            "Capacity check",
+            {"type": "checkboxes", "options": [option(copy.CAPACITY_OPTION, "yes")]},
+            optional=True,
+        ),
+        field(
+            "publish_on",
+            "Publish on (leave empty to publish at review)",
+            {"type": "datepicker"},
+            optional=True,
+        ),
+        field(
+            "publish_time",
+            "Publish at",
+            {"type": "timepicker"},
+            optional=True,
+            hint="In your time zone, as your Slack profile sets it. A day with no time publishes at 09:00.",
+        ),
+        field(
             "owner",
             "Who answers questions and concerns",
             {"type": "users_select"},
@@ -305,6 +327,11 @@ def group_modal(change: Change, position: int, usergroups: list[tuple[str, str]]
         ),
         field("today", "What they do today", text_input(multiline=True), optional=True),
         field("from_effective", f"What they do from {effective}", text_input(multiline=True)),
+    ]
+    if change.customer_impact is CustomerImpact.DIRECT:  # who briefs customers: asked only when it matters
+        facing = {"type": "checkboxes", "options": [option(copy.CUSTOMER_FACING_OPTION, "yes")]}
+        blocks.append(field("customer_facing", "Customers", facing, optional=True))
+    blocks += [
         field(
             "more",
             "More groups?",
@@ -329,22 +356,33 @@ def review_modal(review: Review) -> dict[str, Any]:
             f"will get a direct message."
         ),
     ]
+    scheduled = review.scheduled if review.change.publish_at else None
+    if scheduled is not None:
+        blocks.append(
+            section(":calendar: " + copy.SCHEDULED_FOR.format(when=scheduled[0], zone=scheduled[1]))
+        )
     blocks += [context(f":warning: {warning}") for warning in review.warnings]
     if review.overlapping:  # the people the several-groups warning asks the announcer to confirm
         blocks.append(context(listing([f"<@{user}>" for user in review.overlapping], sep=", ")))
     if review.preview is not None:
         blocks += [{"type": "divider"}, context("Preview: everyone sees their own groups' expectations")]
         blocks += announcement(review.preview, preview=True)
-    # At most 1 + 24 warnings + 1 + 2 + 47 (the preview) = 74 blocks: within a modal's 100.
-    return modal(REVIEW, "Review and publish", blocks[:100], submit="Publish", meta={"key": change.key})
+    # At most 1 + 1 + 24 warnings + 1 + 2 + 48 (the preview) = 77 blocks: within a modal's 100.
+    submit = copy.SCHEDULE if scheduled is not None else "Publish"
+    return modal(REVIEW, "Review and publish", blocks[:100], submit=submit, meta={"key": change.key})
 
 
-def published_modal(key: str, recipients: int, *, note: str = "") -> dict[str, Any]:
+def published_modal(
+    key: str, recipients: int, *, note: str = "", scheduled: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    if scheduled is not None and not note:
+        note = copy.SCHEDULED.format(key=key, when=scheduled[0], zone=scheduled[1])
     blocks = [
         section(note or copy.PUBLISHED.format(key=key, count=recipients)),
         context(f"Follow it with `/change-status {key}`."),
     ]
-    return {"type": "modal", "title": text("Published"), "close": text("Done"), "blocks": blocks}
+    title = "Scheduled" if scheduled is not None else "Published"
+    return {"type": "modal", "title": text(title), "close": text("Done"), "blocks": blocks}
 
 
 def problem_modal(note: str) -> dict[str, Any]:
@@ -418,8 +456,10 @@ def detail(status: ChangeStatus) -> list[Block]:
     blocks += breakdown(status)
     blocks += questions(status)
     blocks += own_words(status)
+    blocks += capacity.capacity(status)
     if status.manager_id:  # managers see, they do not act on the announcer's change
         return blocks
+    blocks += capacity.scheduled(change)
     buttons = []
     if status.failed:
         failed = [f"• <@{p.user_id}>: {copy.failure_reason(p.reason)}" for p in status.failed]

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 from bot import copy
 from bot.announce import Basics
+from bot.capacity import CapacityAnswer
 from bot.errors import InvalidInput
 from bot.model import MAX_GROUPS, AudienceGroup, CustomerImpact
 from bot.ports import MessageRef
@@ -72,6 +73,20 @@ def _date(values: Values, block: str) -> date | None:
         return None
     try:
         return date.fromisoformat(_clean(raw, block))
+    except ValueError:
+        raise unreadable(block) from None
+
+
+def _time(values: Values, block: str) -> time | None:
+    """A timepicker's `HH:MM` (None: no time chosen)."""
+    raw = _element(values, block).get("selected_time")
+    if raw is None or raw == "":
+        return None
+    cleaned = _clean(raw, block)
+    if not re.fullmatch(r"[0-9]{2}:[0-9]{2}", cleaned):
+        raise unreadable(block)
+    try:
+        return time.fromisoformat(cleaned)
     except ValueError:
         raise unreadable(block) from None
 
@@ -174,6 +189,9 @@ def basics(view: object) -> Basics:
         escalate_after=_text(values, "escalate_after"),
         owner_id=_user(values, "owner"),
         own_words="yes" in _selected(values, "own_words"),
+        publish_on=_date(values, "publish_on"),
+        publish_time=_time(values, "publish_time"),
+        capacity_check="yes" in _selected(values, "capacity_check"),
     )
 
 
@@ -187,6 +205,7 @@ def group(view: object) -> tuple[AudienceGroup, bool]:
         user_ids=tuple(_selected(values, "people")),
         usergroup_ids=tuple(_selected(values, "usergroups")),
         channel_ids=tuple(_selected(values, "channels")),
+        customer_facing="yes" in _selected(values, "customer_facing"),
     )
     return audience, "yes" in _selected(values, "more")
 
@@ -337,3 +356,30 @@ def own_words_form(view: object) -> tuple[int, str, MessageRef | None]:
     ):
         clicked = MessageRef(channel, ts)
     return number, _text(_values(view), "own_words"), clicked
+
+
+# --- the capacity check ------------------------------------------------------------------------------------
+
+CAPACITY_ACTIONS = {
+    "realign.capacity_yes": CapacityAnswer.YES,
+    "realign.capacity_help": CapacityAnswer.HELP,
+    "realign.capacity_no": CapacityAnswer.NO,
+}
+
+
+def capacity_choice(action: object) -> tuple[str, CapacityAnswer]:
+    """The change key and the answer of a Yes / Need help / No button."""
+    answer = CAPACITY_ACTIONS.get(str(_mapping(action).get("action_id")))
+    if answer is None:
+        raise unreadable("value", copy.BUTTON_UNREADABLE)
+    return button_key(action), answer
+
+
+def capacity_form(view: object) -> tuple[str, CapacityAnswer, str]:
+    """The change key, the answer chosen and the comment of a submitted capacity form."""
+    data = meta(view, block="comment")
+    try:
+        answer = CapacityAnswer(str(data.get("answer")))
+    except ValueError:
+        raise unreadable("comment", copy.FORM_UNREADABLE) from None
+    return change_key(data, block="comment"), answer, _text(_values(view), "comment")

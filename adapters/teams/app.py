@@ -34,10 +34,14 @@ from bot.acknowledge import Acknowledging
 from bot.announce import Announcing
 from bot.errors import InvalidInput, RealignError
 from bot.model import MessageRef
+from bot.questions import QUESTION_LIMIT, NotDelivered, Question, Questioning, QuestionKind
 from bot.status import Closing, Reporting, Requeueing
+from bot.words import WORDS_LIMIT, Restating
 
 log = logging.getLogger(__name__)
 HELP = "Type `announce-change` to announce a change, or `change-status` (or `change-status CHG-12`)."
+SEARCH_RESPONSE = "application/vnd.microsoft.search.searchResponse"
+ASKING = {cards.ASK_VERB: QuestionKind.QUESTION, cards.CONCERN_VERB: QuestionKind.CONCERN}
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class TeamsServices:
     closing: Closing
     directory: TeamsDirectory
     in_background: Callable[[Coroutine[Any, Any, Any]], None]
+    questioning: Questioning
+    restating: Restating
 
 
 Services = Callable[[str], Awaitable[TeamsServices]]  # workspace key -> its use cases
@@ -98,12 +104,15 @@ class TeamsBot(TeamsActivityHandler):
         if services is None:
             return
         data = translate.action_data(turn.activity.value)
-        if translate.verb(data):
-            shown = await self._act(turn, services, data)
+        if translate.verb(data):  # the Action.Submit fallback: the answer is a new message
+            shown = await self._act(turn, services, data, compact=True)
             await turn.send_activity(MessageFactory.attachment(cards.attachment(shown)))
             return
         typed = translate.command(turn.activity.text)
-        if typed is None:
+        if typed is None and _personal(turn) and (turn.activity.text or "").strip():
+            await self._typed(turn, services)  # a reply typed into the 1:1 chat: a question
+            return
+        if typed is None or typed[0] == "help":
             await turn.send_activity(MessageFactory.text(HELP))
             return
         name, rest = typed
@@ -122,6 +131,8 @@ class TeamsBot(TeamsActivityHandler):
     async def on_invoke_activity(self, turn: TurnContext) -> InvokeResponse | None:
         # botbuilder's own adaptiveCard/action path answers a click without `type: Action.Execute` with
         # an error holding an Exception, which cannot be serialised (HTTP 500): read the data ourselves.
+        if turn.activity.name == "application/search":
+            return await self._search(turn)
         if turn.activity.name != "adaptiveCard/action":
             return await super().on_invoke_activity(turn)
         services = await self._services(turn)
@@ -133,8 +144,12 @@ class TeamsBot(TeamsActivityHandler):
 
     # --- the actions -------------------------------------------------------------------------------
 
-    async def _act(self, turn: TurnContext, services: TeamsServices, data: dict[str, Any]) -> Card:
-        """A card action, by verb; a refusal is answered on the card."""
+    async def _act(
+        self, turn: TurnContext, services: TeamsServices, data: dict[str, Any], *, compact: bool = False
+    ) -> Card:
+        """A card action, by verb; a refusal is answered on the card. `compact`: the answer is posted as
+        a message of its own (the Action.Submit fallback), so asking is answered with a note, not with
+        a second copy of the announcement."""
         user_id, verb = user_id_of(turn.activity.from_property), translate.verb(data)
         try:
             if verb == cards.ACK_VERB:
@@ -145,6 +160,12 @@ class TeamsBot(TeamsActivityHandler):
                     clicked_in=MessageRef(user_id, clicked) if clicked else None,
                 )
                 return cards.announcement(shown)
+            if verb == cards.ACK_WORDS_VERB:
+                return await self._acknowledge_in_own_words(turn, services, data)
+            if verb in ASKING:
+                return await self._ask(services, data, user_id=user_id, kind=ASKING[verb], compact=compact)
+            if verb in (cards.ANSWER_VERB, cards.RESOLVE_VERB):
+                return await self._answer(services, data, user_id=user_id, verb=verb)
             if verb == cards.RETRY_VERB:
                 key = translate.identifier(data, "key")
                 count = await services.requeueing.retry_failed(key=key, user_id=user_id)
@@ -170,12 +191,134 @@ class TeamsBot(TeamsActivityHandler):
             return cards.note(_said(error))
         return cards.note(copy.BUTTON_UNREADABLE)
 
+    # --- questions, concerns and own words -------------------------------------------------------
+
+    async def _acknowledge_in_own_words(
+        self, turn: TurnContext, services: TeamsServices, data: dict[str, Any]
+    ) -> Card:
+        """Acknowledge with the line the card's one-line form asked for; a refusal (no line) is said on
+        the card, with the form open to try again."""
+        user_id, clicked = user_id_of(turn.activity.from_property), turn.activity.reply_to_id
+        delivery_id = translate.delivery_id(data)
+        line = translate.text(data, cards.OWN_WORDS_INPUT, limit=WORDS_LIMIT)
+        try:
+            shown = await services.restating.acknowledge(
+                delivery_id=delivery_id,
+                user_id=user_id,
+                text=line,
+                clicked_in=MessageRef(user_id, clicked) if clicked else None,
+            )
+        except InvalidInput as error:
+            before = await services.restating.announcement(delivery_id=delivery_id, user_id=user_id)
+            return cards.announcement(before, note=_said(error), attention=True, typed={"own_words": line})
+        return cards.announcement(shown)
+
+    async def _ask(
+        self,
+        services: TeamsServices,
+        data: dict[str, Any],
+        *,
+        user_id: str,
+        kind: QuestionKind,
+        compact: bool = False,
+    ) -> Card:
+        """Ask a question / I have a concern, sent from the announcement's inline form. The card is shown
+        again with what became of it; a refusal keeps the text and the form's id, so sending again asks
+        once."""
+        name = cards.QUESTION_INPUTS[kind]
+        text = translate.text(data, name, limit=QUESTION_LIMIT)
+        request = translate.identifier(data, "request")
+        shown = await services.restating.announcement(
+            delivery_id=translate.delivery_id(data), user_id=user_id
+        )
+        try:
+            question = await services.questioning.ask(
+                change_key=shown.change_key,
+                user_id=user_id,
+                kind=kind,
+                text=text,
+                request_ref=translate.request(data, kind.value),
+            )
+        except RealignError as error:
+            if compact:
+                return cards.note(f"⚠ {_said(error)}")
+            return cards.announcement(
+                shown, note=_said(error), attention=True, request=request, typed={name: text}
+            )
+        sent = await self._sent(services, question)
+        return cards.note(sent) if compact else cards.announcement(shown, note=sent)
+
+    async def _sent(self, services: TeamsServices, question: Question) -> str:
+        people = await _names(services, question.owner_id)
+        owner = cards.name_of(people, question.owner_id)
+        return copy.QUESTION_SENT.format(kind=question.kind.value, key=question.change_key, owner=owner)
+
+    async def _answer(
+        self, services: TeamsServices, data: dict[str, Any], *, user_id: str, verb: str
+    ) -> Card:
+        """Answer (from the owner's inline form) or Mark resolved; the owner's card is shown again with
+        the answer on it (and is updated in place for every other view of it)."""
+        question_id = translate.number(data, "question_id")
+        questioning = services.questioning
+        try:
+            if verb == cards.RESOLVE_VERB:
+                done = await questioning.resolve(question_id=question_id, user_id=user_id)
+                note = copy.RESOLVED
+            else:
+                text = translate.text(data, cards.ANSWER_INPUT, limit=QUESTION_LIMIT)
+                done = await questioning.answer(question_id=question_id, user_id=user_id, text=text)
+                asker = cards.name_of(await _names(services, done.asker_id), done.asker_id)
+                note = copy.ANSWER_SENT.format(asker=asker)
+        except (InvalidInput, NotDelivered) as error:  # the question is theirs: show it with the refusal
+            question = await questioning.question(question_id, user_id=user_id)
+            people = await _names(services, question.asker_id, question.answered_by)
+            return cards.question(question, people, note=_said(error), attention=True)
+        people = await _names(services, done.asker_id, done.answered_by)
+        return cards.question(done, people, note=note)
+
+    async def _typed(self, turn: TurnContext, services: TeamsServices) -> None:
+        """A message typed into the 1:1 chat that is no command: a question about the announcement it
+        replies to, else the latest one the person was sent (as a reply typed into a Slack DM is)."""
+        activity = turn.activity
+        user_id = user_id_of(activity.from_property)
+        conversation = activity.conversation.id if activity.conversation else ""
+        try:
+            question = await services.questioning.ask_typed(
+                user_id=user_id,
+                text=translate.text({"text": activity.text}, "text", limit=QUESTION_LIMIT),
+                thread=MessageRef(user_id, activity.reply_to_id) if activity.reply_to_id else None,
+                request_ref=translate.typed_ref(conversation, activity.id or uuid.uuid4().hex),
+            )
+            said = (
+                f"{copy.NOTHING_TO_ASK_ABOUT} {HELP}"
+                if question is None
+                else await self._sent(services, question)
+            )
+        except RealignError as error:
+            said = _said(error)
+        await turn.send_activity(MessageFactory.text(cards.md(said)))
+
+    async def _search(self, turn: TurnContext) -> InvokeResponse:
+        """The people pickers' typeahead, answered from the person table (for those who may announce)."""
+        query = translate.search(turn.activity.value)
+        services = await self._services(turn)
+        found: list[tuple[str, str]] = []
+        if services is not None and query.dataset == forms.PEOPLE_DATASET:
+            try:
+                await services.announcing.check_may_announce(user_id=user_id_of(turn.activity.from_property))
+                found = await services.directory.search(query.text, limit=query.top, skip=query.skip)
+            except RealignError:
+                found = []
+        results = [{"title": title, "value": value} for title, value in found]
+        return InvokeResponse(status=200, body={"type": SEARCH_RESPONSE, "value": {"results": results}})
+
     async def _status(self, services: TeamsServices, *, user_id: str, words: list[str]) -> Card:
         try:
             if not words:
                 return cards.overview(await services.reporting.overview(user_id=user_id))
             if len(words) == 1:
-                return cards.detail(await services.reporting.status(key=words[0].upper(), user_id=user_id))
+                status = await services.reporting.status(key=words[0].upper(), user_id=user_id)
+                return cards.detail(status, await _names(services, *(q.asker_id for q in status.questions)))
             raise RealignError(copy.UNKNOWN_STATUS_ARGUMENT)
         except RealignError as error:
             return cards.note(_said(error))
@@ -185,22 +328,23 @@ class TeamsBot(TeamsActivityHandler):
             await services.announcing.check_may_announce(user_id=user_id)
         except RealignError as error:
             return cards.note(_said(error))
-        people, channels = await services.directory.choices()
+        people, channels = await services.directory.pickers((), shown=forms.SHOWN_PEOPLE)
         draft = f"teams:{uuid.uuid4().hex}"
         return forms.basics_form(draft=draft, values={"title": title}, people=people, channels=channels)
 
     async def _form_step(self, services: TeamsServices, *, user_id: str, data: dict[str, Any]) -> Card:
         """Basics (with the first group) or a further group; then the next group or the review."""
         announcing, verb = services.announcing, translate.verb(data)
-        people, channels = await services.directory.choices()
+        people, channels = await services.directory.pickers(_chosen(data), shown=forms.SHOWN_PEOPLE)
         draft = translate.identifier(data, "draft")
         position = 0
         key = ""
         try:
             if verb == forms.BASICS_VERB:
-                change = await announcing.submit_basics(
-                    user_id=user_id, draft_ref=draft, form=translate.basics(data)
-                )
+                form = translate.basics(data)
+                if form.owner_id and not await services.directory.people([form.owner_id]):
+                    raise InvalidInput({"owner": copy.UNREADABLE})
+                change = await announcing.submit_basics(user_id=user_id, draft_ref=draft, form=form)
                 key = change.key
             else:
                 key = translate.identifier(data, "key")
@@ -244,6 +388,25 @@ class TeamsBot(TeamsActivityHandler):
     async def _services(self, turn: TurnContext) -> TeamsServices | None:
         workspace = _workspace(turn)
         return None if workspace is None else await self.services(workspace)
+
+
+def _chosen(data: dict[str, Any]) -> list[str]:
+    """The people already picked in a submitted form (shown by name when the form comes back)."""
+    picked = [data.get("people"), data.get("owner")]
+    return [part.strip() for value in picked if isinstance(value, str) for part in value.split(",")][:200]
+
+
+def _personal(turn: TurnContext) -> bool:
+    conversation = turn.activity.conversation
+    return conversation is not None and (conversation.conversation_type or "personal") == "personal"
+
+
+async def _names(services: TeamsServices, *user_ids: str | None) -> dict[str, str]:
+    wanted = [user_id for user_id in user_ids if user_id]
+    if not wanted:
+        return {}
+    people = await services.directory.people(wanted)
+    return {user_id: person.name or person.email or user_id for user_id, person in people.items()}
 
 
 def _workspace(turn: TurnContext) -> str | None:

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 from bot.model import AudienceGroup, Person
 from store.teams import Install
 
+CHANNELS_SHOWN = 200
+
 
 class PeopleTable(Protocol):
     async def get_many(self, workspace: str, user_ids: Collection[str]) -> dict[str, Person]: ...
@@ -21,6 +23,8 @@ class Rosters(Protocol):
     async def installs(self, workspace: str) -> list[Install]: ...
 
     async def members_of(self, workspace: str, conversation_ids: Collection[str]) -> set[str]: ...
+
+    async def search_people(self, workspace: str, text: str, *, limit: int) -> list[tuple[str, str]]: ...
 
 
 class TeamsDirectory:
@@ -35,16 +39,23 @@ class TeamsDirectory:
         """The teams, channels and group chats Realign is installed in (audience choices)."""
         return [i for i in await self.rosters.installs(self.workspace) if i.kind != "personal"]
 
-    async def choices(self, *, limit: int = 200) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-        """(name, user id) of active people and (name, conversation id) of installed teams and channels,
-        for the announce form's pickers."""
-        people = [
-            (row.name or row.email or row.user_id, row.user_id)
-            for row in await self.store.directory(self.workspace)
-            if row.active
-        ]
+    async def search(self, text: str, *, limit: int, skip: int = 0) -> list[tuple[str, str]]:
+        """(name, user id) of active people whose name or email contains `text`: the pickers' typeahead,
+        answered from the person table (never a list of everyone)."""
+        found = await self.rosters.search_people(self.workspace, text, limit=skip + limit)
+        return found[skip:]
+
+    async def pickers(
+        self, chosen: Collection[str], *, shown: int
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """The announce form's pickers: the first `shown` people and everyone already `chosen` (so the
+        form shows their names again), and the installed teams and channels."""
+        people = dict((value, title) for title, value in await self.search("", limit=shown))
+        missing = [user_id for user_id in chosen if user_id and user_id not in people]
+        for user_id, person in (await self.people(missing)).items() if missing else ():
+            people[user_id] = person.name or person.email or user_id
         channels = [(i.name or i.conversation_id, i.conversation_id) for i in await self.channels()]
-        return sorted(people)[:limit], channels[:limit]
+        return sorted((title, value) for value, title in people.items()), channels[:CHANNELS_SHOWN]
 
     async def members(self, group: AudienceGroup) -> set[str]:
         selected = set(group.user_ids)

@@ -18,6 +18,30 @@ GROUP_VERB = "realign.group"
 PUBLISH_VERB = "realign.publish"
 IMPACTS = {CustomerImpact.NONE: "None", CustomerImpact.INDIRECT: "Indirect", CustomerImpact.DIRECT: "Direct"}
 Choices = list[tuple[str, str]]  # (title, value)
+PEOPLE_DATASET = "realign.people"  # the typeahead of the people pickers (an `application/search` invoke)
+SHOWN_PEOPLE = 25  # people listed before anything is typed; the rest are found by typing
+
+
+def _choices(options: Choices) -> list[dict[str, str]]:
+    return [{"title": title, "value": value} for title, value in options]
+
+
+def people_picker(
+    name: str, label: str, values: dict[str, Any], people: Choices, *, many: bool, **extra: Any
+) -> dict[str, Any]:
+    """A searchable people picker: a few people listed (and those already chosen), everyone else found
+    by typing, answered from the person table (Data.Query)."""
+    return _input(
+        "Input.ChoiceSet",
+        name,
+        label,
+        values,
+        isMultiSelect=many,
+        style="filtered",
+        choices=_choices(people),
+        **{"choices.data": {"type": "Data.Query", "dataset": PEOPLE_DATASET}},
+        **extra,
+    )
 
 
 def _input(kind: str, name: str, label: str, values: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -32,20 +56,17 @@ def _errors(errors: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _group_fields(values: dict[str, Any], people: Choices, channels: Choices) -> list[dict[str, Any]]:
-    def choices(options: Choices) -> list[dict[str, str]]:
-        return [{"title": title, "value": value} for title, value in options]
-
     return [
         block("Audience group", weight="Bolder"),
         _input("Input.Text", "name", "Group name", values),
-        _input("Input.ChoiceSet", "people", "People", values, isMultiSelect=True, choices=choices(people)),
+        people_picker("people", "People", values, people, many=True),
         _input(
             "Input.ChoiceSet",
             "channels",
             "Teams and channels",
             values,
             isMultiSelect=True,
-            choices=choices(channels),
+            choices=_choices(channels),
         ),
         _input("Input.Text", "today", "What they do today", values, isMultiline=True),
         _input(
@@ -74,6 +95,22 @@ def basics_form(
         _input("Input.Date", "ack_deadline", "Acknowledge by", values),
         _input("Input.ChoiceSet", "customer_impact", "Customer impact", values, choices=impact),
         _input("Input.Text", "customer_plan", "How customers will be told", values, isMultiline=True),
+        {
+            "type": "Input.Toggle",
+            "id": "own_words",
+            "label": "In your own words",
+            "title": copy.OWN_WORDS_OPTION,
+            "valueOn": "true",
+            "valueOff": "false",
+            "value": "true" if str(values.get("own_words")).lower() == "true" else "false",
+        },
+        people_picker(
+            "owner",
+            "Who answers questions and concerns (leave empty to answer them yourself)",
+            values,
+            people,
+            many=False,
+        ),
         *_group_fields(values, people, channels),
     ]
     return card(body, [execute(BASICS_VERB, "Next: review", {"draft": draft})])

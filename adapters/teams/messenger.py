@@ -16,7 +16,7 @@ is an unsure retry, never a blind resend (see docs/architecture.md, "Teams and e
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -31,6 +31,7 @@ from adapters.teams.graph import GraphError, mark, marker
 from bot.clock import Clock
 from bot.model import Announcement, Escalation, GapReport
 from bot.ports import Failed, Found, MessageRef, Retry, SendResult, Sent
+from bot.questions import Question
 from store.teams import Reach
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class Records(Protocol):
     async def sent(self, *, kind: str, row_id: int) -> str | None: ...
 
     async def bot_app_id(self, workspace: str) -> str | None: ...
+
+    async def names(self, workspace: str, user_ids: Collection[str]) -> dict[str, str]: ...
 
 
 def error_code(status: int | None, body: Any) -> str:
@@ -260,9 +263,14 @@ class TeamsMessenger:
         )
 
     async def send_gap_report(self, report: GapReport, *, notice_id: int) -> SendResult:
+        try:
+            people = await self.records.names(self.workspace, [q.asker_id for q in report.questions])
+        except Exception:  # names are a nicety: the report goes out with ids rather than not at all
+            log.exception("could not read the names of the askers in a gap report")
+            people = {}
         return await self._post(
             report.change.announcer_id,
-            cards.gap_report(report),
+            cards.gap_report(report, people),
             cards.gap_report_text(report),
             kind=NOTICE,
             row_id=notice_id,
@@ -270,6 +278,60 @@ class TeamsMessenger:
 
     async def find_notice(self, *, user_id: str, notice_id: int, thread: MessageRef | None) -> Found:
         return await self._find(user_id, kind=NOTICE, row_id=notice_id)
+
+    async def names(self, *user_ids: str | None) -> dict[str, str]:
+        return await self.records.names(self.workspace, [u for u in user_ids if u])
+
+    # --- questions and answers (bot.questions.QuestionMessenger): sent directly, not through the outbox
+
+    async def send_direct(
+        self, user_id: str, card: cards.Card, summary: str, *, reply_to: str | None = None
+    ) -> SendResult:
+        """One message in the person's 1:1 chat, while someone waits for its outcome; `reply_to` makes it
+        a reply to that activity (a new message if Teams refuses the reply)."""
+        found = await self._conversation(user_id)
+        if isinstance(found, Retry | Failed):
+            return found
+        reach, conversation_id = found
+        activity = message(card, summary)
+        try:
+            client = await self.connectors.client(reach.service_url)
+            if reply_to:
+                try:
+                    sent = await client.conversations.reply_to_activity(conversation_id, reply_to, activity)
+                    return Sent(MessageRef(user_id, sent.id))
+                except Exception as error:
+                    verdict = self._classify(error)
+                    if isinstance(verdict, Retry):
+                        return verdict
+                    log.warning("Teams refused a reply (%s); sending it as a new message", verdict.reason)
+            sent = await client.conversations.send_to_conversation(conversation_id, activity)
+        except Exception as error:
+            return self._classify(error)
+        return Sent(MessageRef(user_id, sent.id))
+
+    async def send_question(self, question: Question) -> SendResult:
+        people = await self.names(question.asker_id)
+        return await self.send_direct(
+            question.owner_id, cards.question(question, people), cards.question_text(question, people)
+        )
+
+    async def update_question(self, ref: MessageRef, question: Question) -> None:
+        people = await self.names(question.asker_id, question.answered_by)
+        await self._update(ref, cards.question(question, people), cards.question_text(question, people))
+
+    async def send_answer(self, question: Question) -> SendResult:
+        """To the asker, as a reply to their announcement (a 1:1 chat has no threads in Teams' sense,
+        but a reply quotes what it answers)."""
+        people = await self.names(question.answered_by)
+        thread = question.thread
+        reply_to = thread.id if thread is not None and thread.conversation == question.asker_id else None
+        return await self.send_direct(
+            question.asker_id,
+            cards.answer(question, people),
+            cards.answer_text(question),
+            reply_to=reply_to,
+        )
 
     async def _update(self, ref: MessageRef, card: cards.Card, summary: str) -> None:
         reach = await self.records.reach(self.workspace, ref.conversation)

@@ -4,7 +4,9 @@ becomes an HTTP 5xx."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -15,7 +17,9 @@ from bot.model import AudienceGroup, CustomerImpact
 
 TEXT_LIMIT = 4000
 ID_LIMIT = 200
-COMMANDS = ("announce-change", "change-status")
+USER_ID_LIMIT = 64  # a user id as the database keeps it
+COMMANDS = ("announce-change", "change-status", "help")
+SEARCH_LIMIT = 50  # typeahead results per query, at most
 _MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
 
 
@@ -86,6 +90,54 @@ def _choices(data: dict[str, Any], name: str) -> tuple[str, ...]:
     return tuple(part for part in (p.strip() for p in text(data, name).split(",")) if part)
 
 
+def request(data: dict[str, Any], kind: str) -> str:
+    """What makes asking from one inline form idempotent: the id the card carried, and the kind."""
+    return f"teams-form:{identifier(data, 'request')[:64]}:{kind}"
+
+
+def typed_ref(conversation_id: str, activity_id: str) -> str:
+    """A typed message's key (Teams may deliver it again): its conversation and activity id, hashed to
+    fit, since Teams ids are long."""
+    digest = hashlib.sha256(f"{conversation_id}|{activity_id}".encode()).hexdigest()[:48]
+    return f"teams-typed:{digest}"
+
+
+@dataclass(frozen=True)
+class Search:
+    """An `application/search` invoke: the typeahead of a ChoiceSet whose choices come from Realign."""
+
+    dataset: str
+    text: str
+    skip: int
+    top: int
+
+
+def search(value: Any) -> Search:
+    """The invoke's query; anything unreadable asks for the first page of everyone."""
+    value = value if isinstance(value, dict) else {}
+    options = value.get("queryOptions") if isinstance(value.get("queryOptions"), dict) else {}
+
+    def whole(raw: Any, default: int) -> int:
+        return raw if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0 else default
+
+    dataset = value.get("dataset")
+    query = value.get("queryText")
+    return Search(
+        dataset=dataset if isinstance(dataset, str) else "",
+        text=query[:ID_LIMIT] if isinstance(query, str) else "",
+        skip=min(whole(options.get("skip"), 0), 1000),
+        top=max(1, min(whole(options.get("top"), 15), SEARCH_LIMIT)),
+    )
+
+
+def _owner(data: dict[str, Any]) -> str | None:
+    """Who answers questions: one person picked in the form (a user id), or nobody (the announcer)."""
+    value = text(data, "owner", limit=USER_ID_LIMIT).strip()
+    if len(value) > USER_ID_LIMIT or "," in value:
+        raise InvalidInput({"owner": copy.UNREADABLE})
+    return value or None
+
+
 def basics(data: dict[str, Any]) -> Basics:
     impact = text(data, "customer_impact").strip() or CustomerImpact.NONE.value
     try:
@@ -100,6 +152,8 @@ def basics(data: dict[str, Any]) -> Basics:
         ack_deadline=_date(data, "ack_deadline"),
         customer_impact=customer_impact,
         customer_plan=text(data, "customer_plan"),
+        owner_id=_owner(data),
+        own_words=str(data.get("own_words")).lower() == "true",
     )
 
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from adapters.slack import render, translate
 from bot import copy
 from bot.announce import NAME_LIMIT, TEXT_LIMIT, TITLE_LIMIT, Basics, length
+from bot.capacity import CapacityAnswer
 from bot.errors import InvalidInput
 from bot.model import (
     MAX_GROUPS,
@@ -52,6 +53,10 @@ ODD = [
     "😀" * 10,
     "\u202ertl",
     "<!channel>",
+    "09:30",
+    "24:00",
+    "9:3",
+    "\uff12\uff13:\uff10\uff10",  # full-width digits
 ]
 huge = st.builds(operator.mul, st.sampled_from(["x", "😀", "é", "\x00"]), st.integers(2900, 6000))
 odd_text = st.text(max_size=30) | st.sampled_from(ODD) | huge
@@ -62,10 +67,11 @@ json_values = st.recursive(
     max_leaves=8,
 )
 element_keys = ["type", "value", "selected_date", "selected_option", "selected_users"]
-element_keys += ["selected_conversations", "selected_options"]
+element_keys += ["selected_conversations", "selected_options", "selected_time"]
 any_element = st.dictionaries(st.sampled_from(element_keys), json_values, max_size=4) | json_values
 BASICS_BLOCKS = [block["block_id"] for block in render.basics_modal()["blocks"]]
 GROUP_BLOCKS = ["name", "people", "usergroups", "channels", "today", "from_effective", "more"]
+GROUP_BLOCKS += ["customer_facing"]
 
 
 def view_with(blocks: list[str]) -> st.SearchStrategy[Any]:
@@ -383,3 +389,42 @@ def test_an_own_words_form_reads_any_payload_or_names_the_line(view: Any) -> Non
         return
     assert 0 < delivery_id < 2**63 and "\x00" not in text
     assert clicked is None or (clicked.conversation and clicked.id)
+
+
+# --- the capacity check ---------------------------------------------------------------------------------
+
+capacity_actions = st.sampled_from([*translate.CAPACITY_ACTIONS, "realign.ask", "x"]) | json_values
+
+
+@given(
+    st.fixed_dictionaries({}, optional={"action_id": capacity_actions, "value": json_values | odd_text})
+    | json_values
+)
+def test_a_capacity_button_is_an_answer_and_a_change_key_or_refused(action: Any) -> None:
+    try:
+        key, answer = translate.capacity_choice(action)
+    except InvalidInput as error:
+        assert error.errors == {"value": copy.BUTTON_UNREADABLE}
+        return
+    assert translate.KEY.fullmatch(key) and isinstance(answer, CapacityAnswer)
+
+
+capacity_meta = st.sampled_from(
+    ['{"key": "CHG-1", "answer": "no"}', '{"key": "CHG-1", "answer": "maybe"}', '{"key": 1, "answer": "yes"}']
+)
+
+
+@given(
+    view_with(["comment"])
+    | st.fixed_dictionaries(
+        {"private_metadata": metadata | capacity_meta},
+        optional={"state": json_values | view_with(["comment"])},
+    )
+)
+def test_a_capacity_form_reads_any_payload_or_names_the_comment(view: Any) -> None:
+    try:
+        key, answer, comment = translate.capacity_form(view)
+    except InvalidInput as error:
+        check_refusal(error, ["comment"])
+        return
+    assert key.startswith("CHG-") and isinstance(answer, CapacityAnswer) and "\x00" not in comment

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import pytest
 
@@ -196,7 +196,9 @@ def test_customer_impact_without_a_plan_is_warned(impact: CustomerImpact) -> Non
 
     assert readiness_warnings(change, NOBODY_LEFT_OUT, today=TODAY) == [copy.WARN_CUSTOMERS]
     planned = change_from(basics(customer_impact=impact, customer_plan="Email them on the 10th"))
-    assert readiness_warnings(planned, NOBODY_LEFT_OUT, today=TODAY) == []
+    # A direct impact also asks who briefs customers (bot.readiness.no_customer_facing_group).
+    briefed = [] if impact is CustomerImpact.INDIRECT else [copy.WARN_NO_CUSTOMER_FACING]
+    assert readiness_warnings(planned, NOBODY_LEFT_OUT, today=TODAY) == briefed
 
 
 def test_a_group_whose_today_reads_like_its_from_is_warned_by_name() -> None:
@@ -474,3 +476,36 @@ async def test_a_date_that_is_still_today_in_utc_has_passed_for_an_announcer_in_
 
     change = await announcing.submit_basics(user_id="UBOB", draft_ref="V3", form=form)  # UTC: still today
     assert change.effective_date == date(2026, 12, 1)
+
+
+# --- a scheduled publish: the day and time where the announcer is --------------------------------------
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def test_a_publish_day_and_time_are_read_in_the_announcers_zone() -> None:
+    form = replace(FORM, publish_on=date(2026, 12, 3), publish_time=time(8, 30))
+
+    assert validate_basics(form, today=TODAY, now=NOW, tz="Europe/Paris") == datetime(
+        2026, 12, 3, 7, 30, tzinfo=UTC
+    )
+    assert validate_basics(replace(form, publish_time=None), today=TODAY, now=NOW, tz=None) == datetime(
+        2026, 12, 3, 9, 0, tzinfo=UTC
+    )  # a day alone publishes at 09:00
+    assert validate_basics(FORM, today=TODAY, now=NOW) is None  # nothing chosen: publish at review
+
+
+@pytest.mark.parametrize(
+    ("on", "at", "errors"),
+    [
+        (None, time(9), {"publish_on": copy.PUBLISH_TIME_NEEDS_DATE}),
+        (date(2026, 12, 1), time(8, 59), {"publish_time": copy.PUBLISH_PAST}),
+        (date(2026, 12, 15), None, {"publish_on": copy.PUBLISH_AFTER_EFFECTIVE}),
+    ],
+)
+def test_a_publish_moment_that_cannot_be_is_refused_on_its_field(
+    on: date | None, at: time | None, errors: dict[str, str]
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        validate_basics(replace(FORM, publish_on=on, publish_time=at), today=TODAY, now=NOW, tz="UTC")
+    assert refused.value.errors == errors

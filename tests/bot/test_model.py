@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from bot.model import AudienceGroup, Change, Expectation, announcement_for, group_mask, groups_in
+from bot.model import (
+    AudienceGroup,
+    Change,
+    CustomerImpact,
+    Expectation,
+    announcement_for,
+    group_mask,
+    groups_in,
+)
 
 
 def change_with(*groups: AudienceGroup) -> Change:
@@ -85,3 +93,15 @@ def test_group_masks_select_groups_by_position() -> None:
     assert group_mask({0, 2}) == 0b101
     assert groups_in(0b101, groups) == [SALES, FINANCE]
     assert groups_in(0, groups) == []
+
+
+def test_only_customer_facing_groups_are_told_what_to_tell_customers() -> None:
+    facing = AudienceGroup("Support", from_effective="Answer tickets in the CRM", customer_facing=True)
+    change = change_with(facing, FINANCE)
+    change.customer_impact, change.customer_plan = CustomerImpact.DIRECT, "Tell them replies come faster."
+
+    assert announcement_for(change, group_mask([0])).customer_briefing == "Tell them replies come faster."
+    assert announcement_for(change, group_mask([0, 1])).customer_briefing == "Tell them replies come faster."
+    assert announcement_for(change, group_mask([1])).customer_briefing == ""
+    change.customer_impact = CustomerImpact.INDIRECT  # only a direct impact briefs anyone
+    assert announcement_for(change, group_mask([0])).customer_briefing == ""

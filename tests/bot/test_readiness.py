@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from bot import copy, readiness
 from bot.audience import Resolution
-from bot.model import AudienceGroup, Change
+from bot.model import AudienceGroup, Change, CustomerImpact
 from bot.ports import Recipient
 
 TODAY = date(2026, 12, 1)
@@ -125,3 +126,23 @@ def test_a_well_prepared_change_passes_every_rule() -> None:
     prepared = change(group("Sales", "Log calls in the CRM.", today="Log calls in a sheet."))
 
     assert readiness.warnings(prepared, audience(1), today=TODAY) == []
+
+
+def test_customers_directly_affected_with_no_customer_facing_group_are_warned() -> None:
+    direct = change(group("Sales", "Log every call in the CRM."), group("Ops", "Ship orders by noon."))
+    direct.customer_impact, direct.customer_plan = CustomerImpact.DIRECT, "Email every customer."
+
+    assert readiness.no_customer_facing_group(direct) == [copy.WARN_NO_CUSTOMER_FACING]
+    assert copy.WARN_NO_CUSTOMER_FACING in readiness.warnings(direct, audience(5), today=TODAY)
+
+
+def test_a_customer_facing_group_or_no_direct_impact_is_not_warned() -> None:
+    facing = change(group("Ops", "Ship orders by noon."))
+    facing.groups.append(replace(group("Sales", "Log every call."), customer_facing=True))
+    facing.customer_impact, facing.customer_plan = CustomerImpact.DIRECT, "Email every customer."
+    indirect = change(group("Ops", "Ship orders by noon."))
+    indirect.customer_impact = CustomerImpact.INDIRECT
+
+    assert readiness.no_customer_facing_group(facing) == []
+    assert readiness.no_customer_facing_group(indirect) == []
+    assert readiness.no_customer_facing_group(change()) == []

@@ -55,9 +55,19 @@ class TeamsDriver:
         return self.fake.cards_to(user_id)[-1]
 
     async def execute(self, user_id: str, card: Json, *, verb: str, inputs: Json | None = None) -> Answer:
-        """Click the Action.Execute `verb` of `card` (with the card's inputs filled in as `inputs`)."""
-        action = next(a for a in card.get("actions", ()) if a.get("verb") == verb)
-        activity_id = next(
+        """Click the Action.Execute `verb` of `card`, at the top or in one of its inline forms
+        (Action.ShowCard), with the card's inputs filled in as `inputs`."""
+        action = find_action(card, verb)
+        activity_id = self.activity_of(user_id, card)  # the clicked card's activity: Teams sends replyToId
+        value = {
+            "action": {"type": "Action.Execute", "verb": verb, "data": {**action["data"], **(inputs or {})}}
+        }
+        activity = self.fake.invoke_from(user_id, "adaptiveCard/action", value, reply_to_id=activity_id)
+        return await self.post(activity)
+
+    def activity_of(self, user_id: str, card: Json) -> str | None:
+        """The id of the activity in the user's 1:1 chat that carries `card` (None: not posted there)."""
+        return next(
             (
                 a["id"]
                 for a in self.fake.activities_to(user_id)
@@ -65,17 +75,40 @@ class TeamsDriver:
                 if at["content"] == card
             ),
             None,
-        )  # the clicked card's activity: Teams sends it as replyToId
-        value = {
-            "action": {"type": "Action.Execute", "verb": verb, "data": {**action["data"], **(inputs or {})}}
-        }
-        activity = self.fake.invoke_from(user_id, "adaptiveCard/action", value, reply_to_id=activity_id)
-        return await self.post(activity)
+        )
 
-    async def submit(self, user_id: str, card: Json, *, verb: str) -> Answer:
-        """The Action.Submit fallback of `verb`: a message whose value is the action's data."""
-        action = next(a for a in card.get("actions", ()) if a.get("verb") == verb)
-        return await self.post(self.fake.message_from(user_id, value=action["fallback"]["data"]))
+    async def submit(self, user_id: str, card: Json, *, verb: str, inputs: Json | None = None) -> Answer:
+        """The Action.Submit fallback of `verb`: a message whose value is the action's data (and inputs)."""
+        action = find_action(card, verb)
+        value = {**action["fallback"]["data"], **(inputs or {})}
+        return await self.post(self.fake.message_from(user_id, value=value))
+
+    async def search(self, user_id: str, text: str, *, dataset: str, skip: int = 0, top: int = 15) -> Answer:
+        """Type into a ChoiceSet whose choices come from Realign (`choices.data`): an `application/search`
+        invoke, as Teams sends it for a typeahead."""
+        value = {"queryText": text, "queryOptions": {"skip": skip, "top": top}, "dataset": dataset}
+        return await self.post(self.fake.invoke_from(user_id, "application/search", value))
+
+
+def actions_of(card: Json) -> list[Json]:
+    """Every action of a card: its own, and those of its inline forms (Action.ShowCard), depth first."""
+    found = []
+    for action in card.get("actions") or ():
+        found.append(action)
+        if action.get("type") == "Action.ShowCard":
+            found += actions_of(action["card"])
+    return found
+
+
+def find_action(card: Json, verb: str) -> Json:
+    return next(a for a in actions_of(card) if a.get("verb") == verb)
+
+
+def inline_form(card: Json, title: str) -> Json:
+    """The card an Action.ShowCard titled `title` opens."""
+    return next(
+        a["card"] for a in actions_of(card) if a.get("type") == "Action.ShowCard" and a["title"] == title
+    )
 
 
 def teams_settings(database_url: str, **extra: Any) -> Settings:

@@ -81,6 +81,8 @@ ANNOUNCE = (
     "",  # two reminders
     "",  # escalate after: the default (2d)
     "",  # in your own words: no
+    "",  # capacity check: no
+    "",  # publish on: when published at review
     "+7d",  # effective date, asked again alone
     "Engineers",
     "omar hana kofi @nobody",  # someone who is not here: asked again
@@ -247,3 +249,84 @@ async def test_acknowledging_in_your_own_words(terminal: Terminal) -> None:
     )
     assert engineers < said.index("Omar Haddad: Hand in my old laptop") < finance
     assert finance < said.index("Tomás Herrera: Collect it") and "Collect it after month-end close." in said
+
+
+def scheduled_announce(*, capacity: str = "") -> list[str]:
+    """ANNOUNCE, published tomorrow (3 Mar) at 10:00 where Dana is (Europe/London: UTC in March)."""
+    script = list(ANNOUNCE)
+    own_words = script.index("none") + 4
+    script[own_words + 1 : own_words + 3] = [capacity, "tomorrow", "10:00"]
+    return script
+
+
+async def test_a_scheduled_change_with_a_capacity_check_in_the_console(terminal: Terminal) -> None:
+    said = await terminal.type(*scheduled_announce(capacity="y"))
+    assert "Publishes 3 Mar 2026 10:00 (Europe/London)" in said
+    assert "CHG-1 is scheduled: it publishes 3 Mar 2026 10:00 (Europe/London)." in said
+    assert terminal.kinds("omar") == [] and await count(terminal.db, "SELECT count(*) FROM delivery") == 0
+    said = await terminal.type("/change-status CHG-1")
+    assert "(scheduled)" in said and "Scheduled to publish 3 Mar 10:00 UTC." in said
+
+    said = await terminal.type("/advance 1d2h")  # 10:00 tomorrow passes
+    assert all(terminal.kinds(who) == ["announcement"] for who in ("omar", "hana", "kofi", "felix"))
+    assert terminal.kinds("lee") == ["capacity check"] and terminal.kinds("alex") == ["capacity check"]
+    assert terminal.kinds("tomas") == ["announcement", "capacity check"]  # a recipient and a manager
+    assert await count(terminal.db, "SELECT count(*) FROM audit_event WHERE kind = 'change.published'") == 1
+
+    said = await terminal.type("/as lee", "/capacity 1", "maybe", "no", "Hana is away that week.")
+    assert "Answer one of: yes, help, no." in said and "Your answer went to Dana Whitfield." in said
+    said = await terminal.type("/as dana")
+    assert "Lee Chen answered No" in said and "Hana is away that week." in said
+    said = await terminal.type("/change-status CHG-1")
+    assert "Capacity check: 1 of 3 managers answered · Yes 0 · Need help 0 · No 1" in said
+    assert "Lee Chen: No: Hana is away that week." in said
+    said = await terminal.type("/as omar", "/capacity 1")  # an announcement, not a capacity check
+    assert "not a capacity check" in said
+
+
+async def test_a_scheduled_change_can_be_cancelled_in_the_console(terminal: Terminal) -> None:
+    await terminal.type(*scheduled_announce())
+
+    said = await terminal.type("/as omar", "/cancel-publish CHG-1")
+    assert "only the announcer" in said
+    said = await terminal.type("/as dana", "/cancel-publish CHG-1", "/advance 1d2h", "/change-status CHG-1")
+    assert "CHG-1 will not be published" in said and "(cancelled)" in said
+    assert terminal.kinds("omar") == [] and await count(terminal.db, "SELECT count(*) FROM delivery") == 0
+    said = await terminal.type("/publish CHG-1")
+    assert "CHG-1 is not waiting to be published." in said
+
+
+async def test_customer_facing_groups_are_told_what_to_tell_customers_in_the_console(
+    terminal: Terminal,
+) -> None:
+    plan = "Calls may drop for ten minutes while laptops are swapped."
+    said = await terminal.type(
+        "/announce-change Laptop refresh",
+        "Everyone's laptop is replaced by a managed one.",
+        "Unmanaged laptops cannot get security updates.",
+        "+7d",
+        "+5d",
+        "direct",
+        plan,
+        *[""] * 6,  # follow-up defaults, own words, capacity check, publish at review
+        "Engineers",
+        "omar hana",
+        "",
+        "Collect the managed laptop from the office.",
+        "y",  # they face customers
+        "y",
+        "Finance",
+        "@finance",
+        "",
+        "Collect the managed laptop before month-end close.",
+        "n",
+        "n",
+        "y",
+    )
+    assert "no group is marked as facing customers" not in said
+    assert "CHG-1 is published: sending to 4 people now." in said
+    told = {who: terminal.inbox(who)[0].announcement for who in ("omar", "hana", "tomas", "felix")}
+    assert told["omar"] and told["omar"].customer_briefing == plan
+    assert told["hana"] and told["hana"].customer_briefing == plan
+    assert told["tomas"] and told["tomas"].customer_briefing == ""
+    assert told["felix"] and told["felix"].customer_briefing == ""

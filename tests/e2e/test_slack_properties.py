@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.slack import alignment, render
+from adapters.slack import alignment, capacity, render
 from store.db import Database
 from tests.adapters.test_slack_properties import BASICS_BLOCKS, GROUP_BLOCKS, ODD, json_values, metadata
 from tests.conftest import count
@@ -29,7 +29,7 @@ from tests.fakes.slack_requests import typed, users
 HANDLER_SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-TABLES = ("change", "audience_group", "delivery", "audit_event", "question")
+TABLES = ("change", "audience_group", "delivery", "audit_event", "question", "notice", "capacity_answer")
 
 
 async def rows(db: Database) -> dict[str, int]:
@@ -76,6 +76,9 @@ bad_string = st.sampled_from(["\x00", "a\x00b", "\ud800", "x\udfff"])
 DAMAGE = {
     "text": present.map(lambda v: {"value": v}) | bad_string.map(lambda v: {"value": v}),
     "date": (st.text(max_size=12).map(lambda t: t + "x") | present).map(lambda v: {"selected_date": v}),
+    "time": (st.sampled_from(["25:00", "9", "x", "\x00", "12:60"]) | present).map(
+        lambda v: {"selected_time": v}
+    ),
     "option": (present.filter(lambda v: not isinstance(v, dict)) | st.just({}) | st.just({"value": 7})).map(
         lambda v: {"selected_option": v}
     )
@@ -111,8 +114,10 @@ def damaged(kinds: dict[str, str], valid: dict[str, Any]) -> st.SearchStrategy[d
 BASICS_KINDS = {name: "text" for name in ("title", "what", "why", "customer_plan", "remind_after")}
 BASICS_KINDS |= {"escalate_after": "text", "effective_date": "date", "ack_deadline": "date"}
 BASICS_KINDS |= {"customer_impact": "option", "reminders": "option", "owner": "user"}
+BASICS_KINDS |= {"publish_on": "date", "publish_time": "time", "capacity_check": "options"}
 GROUP_KINDS = {"name": "text", "today": "text", "from_effective": "text", "people": "people"}
 GROUP_KINDS |= {"channels": "people", "usergroups": "options", "more": "options"}
+GROUP_KINDS |= {"customer_facing": "options"}
 garbage_user = json_values.filter(lambda v: not (isinstance(v, str) and 0 < len(v) <= 64 and "\x00" not in v))
 
 
@@ -212,6 +217,9 @@ def click(*, action_id: str, value: Any, user: Any, extra: dict[str, Any]) -> di
             alignment.ANSWER_ACTION,
             alignment.RESOLVE_ACTION,
             alignment.ACK_WORDS_ACTION,
+            capacity.PUBLISH_NOW_ACTION,
+            capacity.CANCEL_SCHEDULE_ACTION,
+            *capacity.ACTIONS.values(),
         ]
     ),
     value=json_values | st.sampled_from(["1", "CHG-1", "0", "-1", "1" * 19, "²", "CHG-99999999999"]),
@@ -284,14 +292,27 @@ QUESTION_META = [
     '{"key": "CHG-1", "kind": "concern"}',
     '{"question": 1}',
     '{"delivery": 1, "channel": "DU1", "ts": "1.0"}',
+    '{"key": "CHG-1", "answer": "no"}',
+    '{"key": "CHG-1", "answer": "yes"}',
 ]
 
 
 @HANDLER_SETTINGS
 @given(
-    callback=st.sampled_from([alignment.QUESTION_FORM, alignment.ANSWER_FORM, alignment.OWN_WORDS_FORM]),
-    values=st.dictionaries(st.sampled_from(["question", "answer", "own_words"]), json_values, max_size=2)
-    | st.sampled_from([{"question": typed("Why?")}, {"answer": typed("Because.")}, {"question": typed(" ")}]),
+    callback=st.sampled_from(
+        [alignment.QUESTION_FORM, alignment.ANSWER_FORM, alignment.OWN_WORDS_FORM, capacity.CAPACITY_FORM]
+    ),
+    values=st.dictionaries(
+        st.sampled_from(["question", "answer", "own_words", "comment"]), json_values, max_size=2
+    )
+    | st.sampled_from(
+        [
+            {"question": typed("Why?")},
+            {"answer": typed("Because.")},
+            {"question": typed(" ")},
+            {"comment": typed("We lack people.")},
+        ]
+    ),
     meta=metadata | st.sampled_from(QUESTION_META),
     user=st.sampled_from(["U1", ANNOUNCER]) | garbage_user,
     view_id=json_values,
@@ -315,7 +336,7 @@ async def test_a_question_or_answer_nobody_may_send_is_answered_inline_and_chang
     assert reply.status == 200, reply
     answer = reply.json()
     assert answer["response_action"] == "errors", answer
-    assert answer["errors"] and set(answer["errors"]) <= {"question", "answer", "own_words"}
+    assert answer["errors"] and set(answer["errors"]) <= {"question", "answer", "own_words", "comment"}
     assert await rows(realign.db) == before
     no_errors_logged(caplog)
 

@@ -153,7 +153,9 @@ async def status_with_a_failure(realign: Realign, slack: FakeSlack) -> dict[str,
     seed(slack)
     assert realign.runtime.slack is not None
     await realign.runtime.slack.directory.sync()
-    slack.add_user("U5", name="Person U5", deleted=True)  # deactivated after the last directory sync
+    # Deactivated after the directory last saw them (the background sync may run again at any moment,
+    # so Slack's answer says it, not the directory): the send fails for good.
+    slack.error("chat.postMessage", "account_inactive", when=lambda p: "U5" in str(p.get("channel")))
     key = await announce(realign)
     await eventually(lambda: all(slack.dms_to(user) for user in ("U1", "U2", "U3", "U4", "U6")))
     sql = "SELECT count(*) FROM delivery WHERE state = 'failed'"

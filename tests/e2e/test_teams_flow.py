@@ -9,8 +9,10 @@ from copy import deepcopy
 from typing import Any
 
 import pytest_asyncio
+from sqlalchemy import text
 
 from adapters.teams import cards, forms
+from bot import copy
 from tests.conftest import FakeClock, count
 from tests.e2e.conftest import eventually
 from tests.e2e.teams_driver import TeamsRealign, fake, running  # noqa: F401  (fake: a fixture)
@@ -85,11 +87,13 @@ async def announce(
         "from_effective": "Answer pages at weekends too.",
         "more": "true",
     }
-    refused = await driver.execute(
-        ANNOUNCER, form, verb=forms.BASICS_VERB, inputs=basics(ack_deadline="2026-12-10") | group
+    changes = await count(realign.db, "SELECT count(*) FROM change")
+    refused = await driver.execute(  # a date already past is refused (today is 2026-12-01)
+        ANNOUNCER, form, verb=forms.BASICS_VERB, inputs=basics(ack_deadline="2026-11-30") | group
     )
     assert refused.status == 200 and refused.body["statusCode"] == 200
-    assert "effective date" in str(refused.body["value"]["body"])  # said on the card, beside the fields
+    assert copy.DATE_PAST in str(refused.body["value"]["body"])  # said on the card, beside the fields
+    assert await count(realign.db, "SELECT count(*) FROM change") == changes  # nothing saved
     step = await driver.execute(ANNOUNCER, form, verb=forms.BASICS_VERB, inputs=basics(**fields) | group)
     second = step.body["value"]
     assert "audience group 2" in second["body"][0]["text"]
@@ -100,6 +104,10 @@ async def announce(
         inputs={"name": "On-call", "channels": ONCALL, "from_effective": "Hand over at 18:00."},
     )
     summary = str(review.body["value"]["body"])
+    after = str(fields.get("ack_deadline", basics()["ack_deadline"])) > str(
+        fields.get("effective_date", basics()["effective_date"])
+    )
+    assert ("after the change takes effect" in summary) is after  # a readiness warning, never a refusal
     assert f"**Support**: {sizes[0]} people" in summary and f"**On-call**: {sizes[1]} people" in summary
     assert f"{sizes[2]} people in all" in summary
     before_publish()
@@ -118,7 +126,10 @@ async def test_install_announce_deliver_acknowledge_and_report(
     assert (
         await count(realign.db, "SELECT count(*) FROM teams_member WHERE conversation_id = :c", c=ONCALL) == 3
     )
-    key = await announce(realign, fake)
+    key = await announce(realign, fake, ack_deadline="2026-12-10")  # before the effective date: accepted
+    async with realign.db.engine.connect() as connection:
+        dates = (await connection.execute(text("SELECT effective_date, ack_deadline FROM change"))).one()
+    assert [str(d)[:10] for d in dates] == ["2026-12-14", "2026-12-10"]
 
     await eventually(lambda: all(len(fake.cards_to(user)) == 1 for user in EVERYONE))
     await realign.settled()

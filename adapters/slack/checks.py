@@ -1,0 +1,97 @@
+"""Bolt listeners of the scheduled publish (Publish now / Cancel publishing in `/change-status`, the
+announcer's only) and of the capacity check (a manager's Yes / Need help / No, then the comment form)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import alignment, capacity, translate
+from adapters.slack.questions import open_form
+from adapters.slack.replies import Ack, errors_on, said, tell
+from bot import copy
+from bot.errors import RealignError
+
+if TYPE_CHECKING:
+    from adapters.slack.app import SlackServices
+
+
+def register_checks(app: AsyncApp) -> None:
+    _register_schedule(app)
+    _register_capacity(app)
+
+
+def _register_schedule(app: AsyncApp) -> None:
+    @app.action(capacity.PUBLISH_NOW_ACTION)
+    async def publish_now_clicked(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, services: SlackServices
+    ) -> None:
+        await ack()
+        try:
+            key = translate.button_key(action)
+            published = await services.announcing.publish(
+                key=key, user_id=translate.user_id(body), at_once=True
+            )
+            done = copy.PUBLISHED if published.first else copy.NOT_SCHEDULED
+            text = done.format(key=key, count=published.recipients)
+        except RealignError as error:
+            text = said(error)
+        await tell(respond, text)
+
+    @app.action(capacity.CANCEL_SCHEDULE_ACTION)
+    async def cancel_clicked(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, services: SlackServices
+    ) -> None:
+        await ack()
+        try:
+            key = translate.button_key(action)
+            cancelled = await services.announcing.cancel(key=key, user_id=translate.user_id(body))
+            text = (copy.SCHEDULE_CANCELLED if cancelled else copy.NOT_SCHEDULED).format(key=key)
+        except RealignError as error:
+            text = said(error)
+        await tell(respond, text)
+
+
+def _register_capacity(app: AsyncApp) -> None:
+    async def answer_clicked(
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: AsyncWebClient,
+        respond: AsyncRespond,
+        services: SlackServices,
+    ) -> None:
+        """A manager's Yes / Need help / No: the comment form, with the answer chosen."""
+        await ack()
+        try:
+            key, answer = translate.capacity_choice(action)
+        except RealignError as error:
+            await tell(respond, said(error))
+            return
+        await open_form(client, respond, body, capacity.comment_modal(key, answer))
+
+    for action_id in capacity.ACTIONS.values():
+        app.action(action_id)(answer_clicked)
+
+    @app.view(capacity.CAPACITY_FORM)
+    async def comment_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], services: SlackServices
+    ) -> None:
+        try:
+            if services.capacity is None:
+                raise RealignError(copy.FORM_UNREADABLE)
+            key, answer, comment = translate.capacity_form(view)
+            reply = await services.capacity.answer(
+                change_key=key,
+                user_id=translate.user_id(body, block="comment"),
+                answer=answer,
+                comment=comment,
+            )
+        except RealignError as error:
+            await errors_on(ack, error, field="comment")
+            return
+        note = copy.CAPACITY_SENT.format(announcer=f"<@{reply.announcer_id}>")
+        await ack(response_action="update", view=alignment.done_modal("Answer sent", note))
