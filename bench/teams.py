@@ -34,6 +34,7 @@ from adapters.teams import cards
 from bench import procs
 from bench.database import fresh_database
 from bench.report import percentile
+from store.db import Database
 from tests.e2e.teams_driver import TeamsDriver
 from tests.e2e.test_teams_flow import ANNOUNCER, announce, seed
 from tests.fakes.teams_connector import FakeConnector
@@ -172,7 +173,12 @@ async def bench(n: int, db: str, processes: int, *, latency: float, cold: bool, 
                 say(f"{warm(url, fake)} 1:1 chats recorded (warm)")
             before = sum(fake.call_count(r) for r in CONNECTOR)
             limited_before = fake.rate_limited
-            await announce(SimpleNamespace(teams=driver), fake, sizes=(n - 2, 3, n))  # type: ignore[arg-type]
+            database = Database(url)  # the announce walk checks that a refused card saved nothing
+            try:
+                realign = SimpleNamespace(teams=driver, db=database)
+                await announce(realign, fake, sizes=(n - 2, 3, n))  # type: ignore[arg-type]
+            finally:
+                await database.close()
             t0 = time.perf_counter()
             stop = asyncio.Event()
             load = asyncio.create_task(interactive(driver, fake, users, stop, run))
