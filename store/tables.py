@@ -86,6 +86,8 @@ class Change(SQLModel, table=True):
     publish_at: datetime | None = utc(default=None, index=True)
     publish_lease: datetime | None = utc(default=None)
     capacity_check: bool = False  # at publishing, ask each recipient's manager whether the team can
+    revision: int = 0  # how many times the published change was amended
+    amended_at: datetime | None = utc(default=None)
 
 
 class AudienceGroup(SQLModel, table=True):
@@ -151,6 +153,35 @@ class Delivery(SQLModel, table=True):
     # The recipient's team as at publishing: status reports count by it without joining `person`.
     department: str | None = None
     manager_id: str | None = Field(default=None, max_length=64)
+    reasked_revision: int = 0  # the amendment (change.revision) that last asked them to acknowledge again
+    reminders_before: int = 0  # reminders sent before that: the policy's count starts again from here
+
+
+class AckHistory(SQLModel, table=True):
+    """An acknowledgement an amendment set aside (the person was asked to acknowledge again)."""
+
+    __tablename__ = "ack_history"
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    delivery_id: int = Field(sa_type=BigInteger, foreign_key="delivery.id", ondelete="CASCADE", index=True)
+    change_id: int = Field(foreign_key="change.id", ondelete="CASCADE")
+    acknowledged_at: datetime = utc()
+    revision: int  # the amendment that set it aside
+    set_aside_at: datetime = utc()
+
+
+class DigestPost(SQLModel, table=True):
+    """One digest the cron schedule called for (`slot`, its fire time in UTC) to one destination: claimed
+    with a lease by the process that posts it, `posted` once it is out, so each is posted once."""
+
+    __tablename__ = "digest_post"
+
+    slot: datetime = utc(primary_key=True)
+    destination: str = Field(primary_key=True)
+    state: str = Field(max_length=16)  # claimed, posted
+    lease_until: datetime | None = utc(default=None)
+    posted_at: datetime | None = utc(default=None)
+    ref: str | None = None  # where it was posted (a message id)
 
 
 class Notice(SQLModel, table=True):
