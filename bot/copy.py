@@ -104,6 +104,35 @@ RETRY_FAILED = "Retry failed deliveries"
 REQUEUED = "{count} failed deliveries of {key} are queued again."
 NOTHING_TO_RETRY = "{key} has no failed deliveries to retry."
 PUBLISHED = "{key} is published: sending to {count} people now."
+
+# --- amendments (bot.amend) -------------------------------------------------------------------------------
+AMEND = "Amend"
+AMEND_TITLE = "Amend {key}"
+AMEND_INTRO = (
+    "People whose dates or expectations change are asked to acknowledge again; a reworded what or why "
+    "updates everyone's message without asking again."
+)
+AMEND_SUBMIT = "Amend"
+AMEND_NOT_YOURS = "Sorry, only the announcer of {key} can amend it."
+AMEND_NOT_OPEN = "{key} is {state}: only a published change can be amended."
+AMEND_NOTHING = "Nothing was changed."
+AMEND_GROUPS_CHANGED = "The change's audience groups changed while the form was open; open it again."
+AMENDED_MEANWHILE = "{key} was amended or closed while this form was open; open it again to see it."
+AMENDED = (
+    "{key} is amended ({changes}). {reasked} people are asked to acknowledge again; "
+    "{updated} messages are updated."
+)
+AMENDED_WHAT = "what is changing"
+AMENDED_WHY = "why"
+AMENDED_EFFECTIVE = "effective {before} → {after}"
+AMENDED_DEADLINE = "acknowledge by {before} → {after}"
+AMENDED_GROUP = "expectations of {group}"
+DM_AMENDED = ":pencil2: Updated {when}."
+DM_REASKED = "What this means for you changed: please read it again and acknowledge."
+AMENDMENT_NOTE = (
+    "*{key}: {title}* was updated: what it means for you changed. Please read it again above and "
+    "acknowledge by {deadline}."
+)
 PUBLISHING = "Publishing {key}… this takes a few seconds for a large audience."
 
 

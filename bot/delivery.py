@@ -172,9 +172,10 @@ class Drain(Generic[ClaimT, MessengerT]):
                 return settled
             # Past this moment another worker may take the claims over: never start a send after it.
             last_send = claimed_at + self.tuning.lease - self.tuning.send_timeout
-            try:
-                for change_id in {claim.change_id for claim in claims}:  # each once, not once per row
-                    await self._change(change_id)
+            try:  # each change once, not once per row; read again if it was amended since
+                revisions = await self.changes.revisions({claim.change_id for claim in claims})
+                for change_id, revision in revisions.items():
+                    await self._change(change_id, revision)
                 await self._prepare(claims)
             except Exception:  # each row then reads its own
                 log.exception("preparing a batch of %d failed", len(claims))
@@ -217,9 +218,10 @@ class Drain(Generic[ClaimT, MessengerT]):
         sendable = rate * min(self.tuning.batch_seconds, window) / self.tuning.lanes
         return max(1, min(self.tuning.batch, int(sendable)))
 
-    async def _change(self, change_id: int) -> Change:
+    async def _change(self, change_id: int, revision: int | None = None) -> Change:
+        """The change, from the cache unless `revision` says it was amended since it was read."""
         change = self._changes.get(change_id)
-        if change is None:
+        if change is None or (revision is not None and change.revision != revision):
             change = await self.changes.get_by_id(change_id)
             assert change is not None, f"change {change_id} has outbox rows but does not exist"
             self._changes.put(change_id, change)
@@ -305,12 +307,12 @@ class Dispatcher(Drain[Claim, Announcer]):
     """Sends announcements: one DM per delivery, the expectations of the recipient's groups merged."""
 
     ANNOUNCEMENTS_KEPT = 1024
-    _announcements: Recent[tuple[int, int], Announcement] | None = None
+    _announcements: Recent[tuple[int, int, int], Announcement] | None = None
 
     def _announcement(self, change: Change, claim: Claim) -> Announcement:
         if self._announcements is None:
             self._announcements = Recent(self.ANNOUNCEMENTS_KEPT)
-        key = (claim.change_id, claim.group_mask)
+        key = (claim.change_id, change.revision, claim.group_mask)
         shown = self._announcements.get(key) or self._announcements.put(
             key, announcement_for(change, claim.group_mask)
         )

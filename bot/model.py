@@ -119,6 +119,8 @@ class Change:
     own_words: bool = False  # ask each person, as they acknowledge, what they will do differently
     publish_at: datetime | None = None  # a scheduled publish (UTC); None: published at review
     capacity_check: bool = False  # at publishing, ask each recipient's manager whether the team can
+    revision: int = 0  # how many times the published change was amended (bot.amend)
+    amended_at: datetime | None = None
 
     @property
     def briefs_customers(self) -> bool:
@@ -149,6 +151,8 @@ class Announcement:
     acknowledged_at: datetime | None = None
     own_words: bool = False  # acknowledging asks for a line "in your own words"
     customer_briefing: str = ""  # what to tell customers: for customer-facing groups only
+    amended_at: datetime | None = None  # the change was amended (the DM says when)
+    reasked: bool = False  # an amendment changed this person's part: they are asked to acknowledge again
 
 
 def group_mask(positions: set[int] | list[int]) -> int:
@@ -163,7 +167,12 @@ def groups_in(mask: int, groups: list[AudienceGroup]) -> list[AudienceGroup]:
 
 
 def announcement_for(
-    change: Change, mask: int, *, delivery_id: int | None = None, acknowledged_at: datetime | None = None
+    change: Change,
+    mask: int,
+    *,
+    delivery_id: int | None = None,
+    acknowledged_at: datetime | None = None,
+    reasked: bool = False,
 ) -> Announcement:
     """The announcement for someone in the groups of `mask`; identical expectations appear once."""
     seen: set[tuple[str, str]] = set()
@@ -189,6 +198,8 @@ def announcement_for(
         acknowledged_at=acknowledged_at,
         own_words=change.own_words,
         customer_briefing=change.customer_plan if facing else "",
+        amended_at=change.amended_at,
+        reasked=reasked,
     )
 
 
@@ -217,6 +228,7 @@ class NoticeKind(StrEnum):
     UNMANAGED = "unmanaged"  # to the announcer: pending people with no manager on record
     REPORT = "report"  # to the announcer at the deadline: the gap report
     CAPACITY = "capacity"  # to a manager at publishing: can your team do this by the effective date?
+    AMENDMENT = "amendment"  # to a recipient: their DM updated, and asked again if their part changed
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Sending follow-up messages (reminders, escalations, gap reports) with the announcements' guarantees.
+"""Sending follow-up messages (reminders, escalations, gap reports, capacity checks, amendments) with
+the announcements' guarantees.
 
 Each message is a `notice` row that bot.followup planned. This dispatcher claims them with a lease,
 sends each inside its receiver's working time through the workspace's limiter, looks for one whose
@@ -13,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.amend import send_amendment
 from bot.capacity import ask_capacity
 from bot.clock import Clock
 from bot.delivery import Drain, EngineTuning
@@ -115,6 +117,8 @@ class NoticeDispatcher(Drain[NoticeClaim, Messenger]):
             return await messenger.send_gap_report(report, notice_id=claim.id)
         if claim.kind is NoticeKind.CAPACITY:  # bot.capacity: can your team do this by then?
             return await ask_capacity(self.store, messenger, claim, change)
+        if claim.kind is NoticeKind.AMENDMENT:  # bot.amend: the DM updated, and asked again
+            return await send_amendment(messenger, claim, change, now=self.clock.now())
         manager = claim.user_id if claim.kind is NoticeKind.ESCALATION else None
         listed = self._lists.get(claim.id)
         if listed is None:
@@ -131,4 +135,5 @@ class NoticeDispatcher(Drain[NoticeClaim, Messenger]):
     def _delivered(self, claim: NoticeClaim, change: Change) -> datetime | None:
         if claim.kind is not NoticeKind.REMINDER:
             return None
-        return next_reminder(self.clock.now(), reminders_sent=claim.seq, policy=change.policy)
+        sent = claim.seq - claim.reminded_before  # an amendment that asked again starts the count anew
+        return next_reminder(self.clock.now(), reminders_sent=sent, policy=change.policy)

@@ -114,6 +114,10 @@ class ChangeStore(Protocol):
 
     async def get_by_id(self, change_id: int) -> Change | None: ...
 
+    async def revisions(self, change_ids: Collection[int]) -> dict[int, int]:
+        """Each change's revision (how many times it was amended): what a cached copy is checked by."""
+        ...
+
     async def publish(
         self, change: Change, recipients: Sequence[Recipient], excluded: Sequence[Excluded], *, at: datetime
     ) -> bool:
@@ -221,6 +225,9 @@ class NoticeClaim:
     thread: MessageRef | None = None  # a reminder goes in the announcement's thread
     seq: int = 0  # which reminder of the delivery this is (1, 2, ...)
     moot: str | None = None  # why it need not be sent any more (acknowledged, change closed)
+    reminded_before: int = 0  # reminders before an amendment asked again: the policy counts from there
+    acknowledged_at: datetime | None = None  # the delivery's acknowledgement (an amendment shows it)
+    reasked: bool = False  # an amendment notice to someone whose part changed: ask them again
 
 
 ClaimT = TypeVar("ClaimT", Claim, NoticeClaim)

@@ -247,7 +247,9 @@ class Engine:
         )
 
     def wake_dispatcher(self) -> None:
-        self._wakes["delivery"].set()
+        """New rows in an outbox: a publish's DMs, an amendment's updates, a capacity check."""
+        for wake in self._wakes.values():
+            wake.set()
 
     async def close(self) -> None:
         """Stop the ticks, let work in hand finish (then cancel what is left), release connections."""

@@ -20,6 +20,7 @@ from adapters.slack.directory import SlackDirectory
 from adapters.slack.install import InstalledBot
 from bot import copy
 from bot.acknowledge import Acknowledging
+from bot.amend import Amending
 from bot.capacity import CapacityChecking
 from bot.questions import Questioning
 from bot.status import Closing, Reporting, Requeueing
@@ -28,6 +29,7 @@ from realign.publishing import announcing_for
 from realign.settings import Settings
 from realign.slacks import Slack, workspace_key
 from realign.wiring import Wiring
+from store.amend import SqlAmendments
 from store.capacity import SqlCapacity
 from store.questions import SqlQuestions
 from store.removal import stop_workspace
@@ -127,10 +129,12 @@ class SlackWebWorkspaces:
             clock=clock,
             later=wiring.in_background,
         )
+        announcing = announcing_for(
+            wiring, settings, workspace=workspace, directory=slack.directory, on_published=self.wake
+        )
         return SlackServices(
-            announcing=announcing_for(
-                wiring, settings, workspace=workspace, directory=slack.directory, on_published=self.wake
-            ),
+            announcing=announcing,
+            amending=Amending(announcing=announcing, store=SqlAmendments(wiring.db), on_amended=self.wake),
             reporting=reporting,
             acknowledging=acknowledging,
             restating=Restating(workspace=workspace, store=words, acknowledging=acknowledging),

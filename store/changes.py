@@ -99,6 +99,8 @@ def to_domain(row: Change, groups: Sequence[AudienceGroup]) -> model.Change:
         report_at=row.report_at,
         publish_at=row.publish_at,
         capacity_check=row.capacity_check,
+        revision=row.revision,
+        amended_at=row.amended_at,
         groups=[
             model.AudienceGroup(
                 name=g.name,
@@ -131,6 +133,13 @@ class SqlChangeStore:
     async def get_by_id(self, change_id: int) -> model.Change | None:
         async with self.db.reading() as session:
             return await self._load(session, await session.get(Change, change_id))
+
+    async def revisions(self, change_ids: Collection[int]) -> dict[int, int]:
+        if not change_ids:
+            return {}
+        query = select(col(Change.id), col(Change.revision)).where(col(Change.id).in_(list(change_ids)))
+        async with self.db.reading() as session:
+            return {int(i or 0): int(r) for i, r in (await session.execute(query)).all()}
 
     async def get(self, key: str) -> model.Change | None:
         change_id = key_to_id(key)

@@ -16,7 +16,7 @@ from bot.model import DeliveryState, NoticeKind, groups_in
 from bot.questions import QuestionState
 from store.changes import SqlChangeStore, key_to_id
 from store.db import Database
-from store.tables import Change, Delivery, Notice, OwnWords, Person, Question
+from store.tables import AckHistory, Change, Delivery, Notice, OwnWords, Person, Question
 
 COLUMNS = (
     "person",
@@ -29,6 +29,7 @@ COLUMNS = (
     "reason",
     "sent_at",
     "acknowledged_at",
+    "reacknowledged_at",  # after an amendment asked again (acknowledged_at: the first time)
     "reminders",
     "escalated_to",
     "questions",
@@ -58,6 +59,9 @@ def _query(change_id: int) -> Any:
         col(Notice.user_id) == col(Delivery.manager_id),
         (col(Delivery.acknowledged_at).is_(None)) | (col(Delivery.acknowledged_at) > col(Notice.sent_at)),
     )
+    earliest = select(func.min(col(AckHistory.acknowledged_at))).where(
+        col(AckHistory.delivery_id) == col(Delivery.id)
+    )
     asked = select(func.count()).where(col(Question.delivery_id) == col(Delivery.id))
     still_open = asked.where(
         ((col(Question.kind) == "question") & (col(Question.state) == QuestionState.OPEN))
@@ -75,6 +79,7 @@ def _query(change_id: int) -> Any:
             col(Delivery.last_error),
             col(Delivery.sent_at),
             col(Delivery.acknowledged_at),
+            earliest.scalar_subquery(),
             col(Delivery.reminders_sent),
             escalated,
             asked.scalar_subquery(),
@@ -98,8 +103,8 @@ def _query(change_id: int) -> Any:
 
 
 def _row(change: model.Change, row: Any) -> list[str]:
-    name, user_id, email, department, manager, mask, state, error, sent, acked, reminders = row[:11]
-    escalated, asked, still_open, words = row[11:]
+    name, user_id, email, department, manager, mask, state, error, sent, acked, first, reminders = row[:12]
+    escalated, asked, still_open, words = row[12:]
     return [
         name or "",
         user_id,
@@ -110,7 +115,8 @@ def _row(change: model.Change, row: Any) -> list[str]:
         state,
         _reason(state, error),
         _when(sent),
-        _when(acked),
+        _when(first or acked),
+        _when(acked) if first else "",
         str(reminders),
         (manager or "") if escalated else "",
         str(asked or 0),

@@ -33,15 +33,18 @@ from store.types import UTCDateTime
 QUESTIONS_LISTED = 10  # open questions and concerns in a gap report
 NOTICE = Notice.__table__  # type: ignore[attr-defined]
 WAITING = (DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.DELIVERED)
-PRIORITY = {NoticeKind.REMINDER: 1}  # escalations and reports (0) go before a reminder wave
+# Escalations and reports (0) go before a wave of reminders or of amended DMs (1).
+PRIORITY = {NoticeKind.REMINDER: 1, NoticeKind.AMENDMENT: 1}
 MOOT_ACKNOWLEDGED = "acknowledged meanwhile"
 MOOT_CLOSED = "the change is no longer open"
+MOOT_NOT_DELIVERED = "the announcement is not delivered; it will be sent as amended"
 AUDITED = {
     NoticeKind.REMINDER: "delivery.reminded",
     NoticeKind.ESCALATION: "change.escalated",
     NoticeKind.UNMANAGED: "change.unmanaged_reported",
     NoticeKind.REPORT: "change.gap_reported",
     NoticeKind.CAPACITY: "change.capacity_asked",
+    NoticeKind.AMENDMENT: "delivery.amended",
 }
 
 
@@ -274,6 +277,9 @@ class SqlFollowUp:
                 col(Delivery.channel),
                 col(Delivery.ts),
                 col(Delivery.acknowledged_at),
+                col(Delivery.reminders_before),
+                col(Delivery.reasked_revision),
+                col(Delivery.state),
             )
             .join(Change, col(Change.id) == col(Notice.change_id))
             .outerjoin(Person, person)
@@ -380,13 +386,15 @@ class SqlFollowUp:
 
 
 def _claim(row: Any) -> NoticeClaim:
-    notice, change_state, tz, mask, channel, ts, acknowledged_at = row
+    notice, change_state, tz, mask, channel, ts, acknowledged_at, reminded_before, reasked, delivery = row
     kind = NoticeKind(notice.kind)
     moot = None
     if change_state != ChangeState.PUBLISHED:
         moot = MOOT_CLOSED
     elif kind is NoticeKind.REMINDER and acknowledged_at is not None:
         moot = MOOT_ACKNOWLEDGED
+    elif kind is NoticeKind.AMENDMENT and delivery not in (DeliveryState.DELIVERED, DeliveryState.SENDING):
+        moot = MOOT_NOT_DELIVERED  # failed meanwhile, or queued again: it will go out amended
     return NoticeClaim(
         id=notice.id,
         kind=kind,
@@ -400,6 +408,10 @@ def _claim(row: Any) -> NoticeClaim:
         thread=MessageRef(channel, ts) if channel and ts else None,
         seq=notice.seq,
         moot=moot,
+        reminded_before=reminded_before or 0,
+        acknowledged_at=acknowledged_at,
+        # an amendment's notice (seq: its revision) asks again if that amendment re-asked this person
+        reasked=kind is NoticeKind.AMENDMENT and reasked == notice.seq and acknowledged_at is None,
     )
 
 

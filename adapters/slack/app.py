@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render, translate
+from adapters.slack.amend import register_amending
 from adapters.slack.checks import register_checks
 from adapters.slack.directory import SlackDirectory
 from adapters.slack.install import Installs
@@ -25,6 +26,7 @@ from adapters.slack.questions import register_questions
 from adapters.slack.replies import Ack, errors_on, said, tell
 from bot import copy
 from bot.acknowledge import Acknowledging
+from bot.amend import Amending
 from bot.announce import Announcing
 from bot.capacity import CapacityChecking
 from bot.errors import InvalidInput, RealignError
@@ -48,6 +50,7 @@ class SlackServices:
     closing: Closing
     questioning: Questioning
     restating: Restating
+    amending: Amending
     directory: SlackDirectory
     in_background: Callable[[Coroutine[Any, Any, Any]], None]
     capacity: CapacityChecking | None = None
@@ -151,6 +154,7 @@ def register(app: AsyncApp) -> None:
     _register_status(app)
     register_questions(app)
     register_checks(app)
+    register_amending(app)
 
 
 def _register_announce(app: AsyncApp) -> None:

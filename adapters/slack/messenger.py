@@ -13,7 +13,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import alignment, capacity, render
+from adapters.slack import alignment, amend, capacity, render
+from bot.amend import AmendNotice
 from bot.capacity import CapacityReply, CapacityRequest
 from bot.model import Announcement, Escalation, GapReport
 from bot.ports import Failed, Found, MessageRef, Retry, SendResult, Sent
@@ -286,6 +287,28 @@ class SlackMessenger:
             ts=ref.id,
             text=render.announcement_text(announcement),
             blocks=render.announcement(announcement),
+        )
+
+    async def send_amendment(self, notice: AmendNotice, *, notice_id: int) -> SendResult:
+        """The DM updated in place; for someone asked again, a note in its thread (found by its notice id)."""
+        a, ref = notice.announcement, notice.ref
+        try:
+            await self.client.chat_update(
+                channel=ref.conversation,
+                ts=ref.id,
+                text=render.announcement_text(a),
+                blocks=render.announcement(a),
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            return self._classify(error)
+        if not a.reasked:
+            return Sent(ref)
+        return await self._post(
+            ref.conversation,
+            text=amend.note_text(a),
+            blocks=amend.note(a),
+            thread_ts=ref.id,
+            notice_id=notice_id,
         )
 
     async def update_reminder(self, ref: MessageRef, announcement: Announcement) -> None:

@@ -42,6 +42,7 @@ from bot.status import ChangeStatus, Totals
 ACK_ACTION = "realign.acknowledge"
 RETRY_ACTION = "realign.retry_failed"
 CLOSE_ACTION = "realign.close"
+AMEND_ACTION = "realign.amend"  # adapters.slack.amend
 BASICS, GROUP, REVIEW = "realign.basics", "realign.group", "realign.review"
 OVERVIEW_SHOWN = 40  # changes listed by /change-status (Slack shows at most 50 blocks)
 DURATION_CHARS = 20  # the follow-up durations' text boxes: "1h30m"-style, never long
@@ -74,6 +75,9 @@ def announcement(a: Announcement, *, preview: bool = False) -> list[Block]:
         },
         section(copy.DM_WHAT.format(what=a.what)),
     ]
+    if a.amended_at is not None:  # with the most groups, 50 blocks in all: Slack's limit
+        reasked = f" {copy.DM_REASKED}" if a.reasked and a.acknowledged_at is None else ""
+        blocks.insert(1, context(copy.DM_AMENDED.format(when=copy.moment(a.amended_at)) + reasked))
     if a.why:
         blocks.append(section(copy.DM_WHY.format(why=a.why)))
     blocks.append(section(copy.DM_DATES.format(effective=effective, deadline=copy.day(a.ack_deadline))))
@@ -469,6 +473,7 @@ def detail(status: ChangeStatus) -> list[Block]:
         buttons.append(button(RETRY_ACTION, copy.RETRY_FAILED, change.key))
     if change.state is ChangeState.PUBLISHED:
         buttons.append(button(CLOSE_ACTION, copy.CLOSE, change.key))
+        buttons.append(button(AMEND_ACTION, copy.AMEND, change.key))
     if buttons:
         blocks.append({"type": "actions", "block_id": "realign.status", "elements": buttons})
     return blocks  # at most MAX_GROUPS + 5 blocks: within Slack's 50

@@ -13,6 +13,7 @@ from datetime import date, time
 from typing import Any
 
 from bot import copy
+from bot.amend import Amendment
 from bot.announce import Basics
 from bot.capacity import CapacityAnswer
 from bot.errors import InvalidInput
@@ -383,3 +384,24 @@ def capacity_form(view: object) -> tuple[str, CapacityAnswer, str]:
     except ValueError:
         raise unreadable("comment", copy.FORM_UNREADABLE) from None
     return change_key(data, block="comment"), answer, _text(_values(view), "comment")
+
+
+def amendment(view: object) -> tuple[str, int, Amendment]:
+    """The amend form: the change key, the revision it was opened on, and what it holds now."""
+    data = meta(view, block="what")
+    key, revision = change_key(data, block="what"), data.get("revision")
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
+        raise unreadable("what", copy.FORM_UNREADABLE)
+    values = _values(view)
+    expectations: list[tuple[str, str]] = []
+    while f"group_{len(expectations)}" in values and len(expectations) < MAX_GROUPS:
+        position = len(expectations)
+        expectations.append((_text(values, f"today_{position}"), _text(values, f"group_{position}")))
+    form = Amendment(
+        what=_text(values, "what"),
+        why=_text(values, "why"),
+        effective_date=_date(values, "effective_date"),
+        ack_deadline=_date(values, "ack_deadline"),
+        expectations=tuple(expectations),
+    )
+    return key, revision, form

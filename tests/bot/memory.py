@@ -119,6 +119,9 @@ class MemoryChanges:
     async def get_by_id(self, change_id: int) -> Change | None:
         return copy.deepcopy(self.stored.get(change_id))
 
+    async def revisions(self, change_ids: Collection[int]) -> dict[int, int]:
+        return {i: self.stored[i].revision for i in change_ids if i in self.stored}
+
     async def publish(
         self, change: Change, recipients: Sequence[Recipient], excluded: Sequence[Excluded], *, at: datetime
     ) -> bool:
