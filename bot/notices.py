@@ -98,6 +98,8 @@ class NoticeDispatcher(Drain[NoticeClaim, Messenger]):
     def _before(self, claim: NoticeClaim, change: Change) -> Deferred | Skipped | None:
         if claim.moot is not None:
             return Skipped(claim.moot)
+        if claim.kind is NoticeKind.AMENDMENT:  # like the announcement it corrects: at once, at any hour
+            return None
         now = self.clock.now()
         opens = next_working_moment(now, tz=claim.tz, hours=self.working.hours, days=self.working.days)
         return Deferred(opens) if opens > now else None

@@ -27,6 +27,7 @@ from adapters.console.lines import Lines, Piped, Scripted, Terminal
 from adapters.console.messenger import ConsoleMessenger
 from adapters.console.repl import ConsoleServices, Later, Session
 from bot.acknowledge import Acknowledging
+from bot.amend import Amending
 from bot.announce import Announcing
 from bot.capacity import CapacityChecking
 from bot.delivery import Dispatcher, EngineTuning
@@ -39,6 +40,7 @@ from bot.schedule import ScheduledPublishing
 from bot.status import Closing, Reporting
 from bot.words import Restating
 from realign.settings import Settings
+from store.amend import SqlAmendments
 from store.capacity import SqlCapacity
 from store.changes import SqlChangeStore
 from store.db import Database
@@ -171,6 +173,7 @@ async def build(
         reporting=reporting,
         acknowledging=acknowledging,
         restating=Restating(workspace=WORKSPACE, store=words, acknowledging=acknowledging),
+        amending=Amending(announcing=announcing, store=SqlAmendments(db)),
         closing=Closing(reporting=reporting, store=follow_up_store, clock=clock),
         questioning=Questioning(
             workspace=WORKSPACE, store=questions, messenger=messenger, clock=clock, later=later

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from bot.amend import AmendNotice
 from bot.capacity import CapacityReply, CapacityRequest
 from bot.clock import Clock
 from bot.model import Announcement, Escalation, GapReport
@@ -25,6 +26,7 @@ class Kind(StrEnum):
     ANSWER = "answer"  # to the asker, in the thread of their announcement
     CAPACITY = "capacity check"  # to a manager: can your team do this by then?
     CAPACITY_REPLY = "capacity answer"  # to the announcer: a manager's answer
+    AMENDMENT = "amendment"  # in an announcement's thread: it changed for you, acknowledge again
 
 
 Body = Announcement | Escalation | GapReport | Question | CapacityRequest | CapacityReply
@@ -128,6 +130,15 @@ class ConsoleMessenger:
 
     async def find_notice(self, *, user_id: str, notice_id: int, thread: MessageRef | None) -> Found:
         return next((m.ref for m in self.inbox(user_id) if m.notice_id == notice_id), None)
+
+    async def send_amendment(self, notice: AmendNotice, *, notice_id: int) -> SendResult:
+        """The announcement updated in place; for someone asked again, a note in its thread."""
+        await self.update_announcement(notice.ref, notice.announcement)
+        if not notice.announcement.reasked:
+            return Sent(notice.ref)
+        return self._file(
+            notice.user_id, Kind.AMENDMENT, notice.announcement, thread=notice.ref, notice_id=notice_id
+        )
 
     # --- questions and answers (bot.questions.QuestionMessenger) ---------------------------------------
 

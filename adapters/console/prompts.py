@@ -53,6 +53,8 @@ HELP = """\
 /answer N, /resolve N      answer question N of your inbox; mark concern N resolved
 /change-status [CHG-n]     your changes, or one change in detail (announcer, admins, managers)
 /close CHG-n               stop reminders and escalations for a change you announced
+/amend CHG-n               change what, why, the dates or a group's expectations of a published change
+                           of yours; those whose part changed are asked to acknowledge again
 /publish CHG-n, /cancel-publish CHG-n
                            publish a scheduled change of yours now, or call its publish off
 /capacity N                answer capacity check N of your inbox: yes, help or no, and a comment
@@ -81,6 +83,10 @@ NOT_A_COMMAND = "Commands start with /; /help lists them."
 USAGE_AS = "Usage: /as HANDLE (for example /as dana)."
 USAGE_ADVANCE = "Usage: /advance DURATION, for example /advance 2d."
 USAGE_CLOSE = "Usage: /close CHG-12."
+USAGE_AMEND = "Usage: /amend CHG-12, for a published change you announced."
+AMEND_KEEP = "Press Enter to keep what is shown in [brackets]."
+AMEND_TODAY = "{group}: what they do today"
+AMEND_FROM = "{group}: what they must do from the effective date"
 IT_IS_NOW = "It is now {now}."
 ARRIVED = "✉ {kind} of {key} to {count}: {names}"
 ARRIVED_ONE = "✉ {kind} of {key} to {name}"

@@ -65,6 +65,10 @@ def announcement(a: Announcement, *, name: Names, number: int | None = None, pre
         f"[bold]{say(copy.DM_HEADER, key=a.change_key, title=a.title)}[/bold]",
         say(copy.DM_WHAT, what=a.what),
     ]
+    if a.amended_at is not None:
+        reasked = f" {copy.DM_REASKED}" if a.reasked and a.acknowledged_at is None else ""
+        amended = say(copy.DM_AMENDED, when=copy.moment(a.amended_at)) + escape(reasked)
+        lines.insert(1, f"[yellow]{amended}[/yellow]")
     if a.why:
         lines.append(say(copy.DM_WHY, why=a.why))
     lines += [
@@ -89,6 +93,13 @@ def announcement(a: Announcement, *, name: Names, number: int | None = None, pre
 
 def reminder(a: Announcement, *, number: int) -> str:
     text = say(copy.REMINDER, key=a.change_key, title=a.title, deadline=copy.day(a.ack_deadline))
+    if a.acknowledged_at is not None:
+        return f"{text}\n{say(copy.ACKNOWLEDGED, when=copy.moment(a.acknowledged_at))}"
+    return f"{text}\n[bold cyan]{say(prompts.ACK_HINT, number=number)}[/bold cyan]"
+
+
+def amendment_note(a: Announcement, *, number: int) -> str:
+    text = say(copy.AMENDMENT_NOTE, key=a.change_key, title=a.title, deadline=copy.day(a.ack_deadline))
     if a.acknowledged_at is not None:
         return f"{text}\n{say(copy.ACKNOWLEDGED, when=copy.moment(a.acknowledged_at))}"
     return f"{text}\n[bold cyan]{say(prompts.ACK_HINT, number=number)}[/bold cyan]"
@@ -269,6 +280,9 @@ def message(m: Message, *, name: Names) -> Panel:
     elif m.kind is Kind.REMINDER:
         assert isinstance(m.body, Announcement)
         body = reminder(m.body, number=m.number)
+    elif m.kind is Kind.AMENDMENT:
+        assert isinstance(m.body, Announcement)
+        body = amendment_note(m.body, number=m.number)
     else:
         assert isinstance(m.body, Announcement)
         body = announcement(m.body, name=name, number=m.number)

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from adapters.console import prompts, render, translate
+from adapters.console.amending import Amend
 from adapters.console.announce import AnnounceForm
 from adapters.console.asking import Asking
 from adapters.console.checks import Checks
@@ -27,6 +28,7 @@ from adapters.console.lines import Lines
 from adapters.console.messenger import ConsoleMessenger, Kind, Message
 from bot import copy
 from bot.acknowledge import Acknowledging
+from bot.amend import Amending
 from bot.announce import Announcing
 from bot.capacity import CapacityChecking
 from bot.durations import parse_duration
@@ -72,6 +74,7 @@ class ConsoleServices:
     closing: Closing
     questioning: Questioning
     restating: Restating
+    amending: Amending
     directory: ConsoleDirectory
     messenger: ConsoleMessenger
     engine: Engine
@@ -88,7 +91,7 @@ def steps(total: timedelta, *, shortest: timedelta) -> list[timedelta]:
     return [step] * (count - 1) + [total - step * (count - 1)]
 
 
-class Session(Asking, Checks):
+class Session(Asking, Checks, Amend):
     """One person at the keyboard, being whoever `/as` says."""
 
     def __init__(self, *, services: ConsoleServices, out: Console, me: str) -> None:
@@ -108,6 +111,7 @@ class Session(Asking, Checks):
             "resolve": self.resolve,
             "change-status": self.status,
             "close": self.close,
+            "amend": self.amend,
             "publish": self.publish_now,
             "cancel-publish": self.cancel_publish,
             "capacity": self.capacity,

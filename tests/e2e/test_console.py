@@ -330,3 +330,27 @@ async def test_customer_facing_groups_are_told_what_to_tell_customers_in_the_con
     assert told["hana"] and told["hana"].customer_briefing == plan
     assert told["tomas"] and told["tomas"].customer_briefing == ""
     assert told["felix"] and told["felix"].customer_briefing == ""
+
+
+async def test_amending_asks_only_those_whose_part_changed_in_the_console(terminal: Terminal) -> None:
+    await terminal.type(*ANNOUNCE, "/as omar", "/ack", "/as tomas", "/ack")
+    said = await terminal.type("/amend CHG-1")
+    assert "only the announcer of CHG-1 can amend it" in said
+
+    keep = [""] * 7  # what, why, both dates, Engineers' today and from the effective date, Finance's today
+    line = "Collect the managed laptop by the 20th."
+    said = await terminal.type("/as dana", "/amend CHG-1", *keep, "", *keep, line)
+    assert "Nothing was changed." in said  # then every field again: all kept but Finance's new line
+    assert "1 people are asked to acknowledge again; 2 messages are updated" in said
+    assert terminal.kinds("tomas") == ["announcement", "amendment"]  # Finance: asked again
+    assert terminal.kinds("felix") == ["announcement", "amendment"]
+    assert terminal.kinds("omar") == ["announcement"]  # Engineers: not disturbed
+    updated = terminal.inbox("tomas")[0].announcement
+    assert updated is not None and updated.acknowledged_at is None and updated.amended_at is not None
+    assert "by the 20th" in str(updated.expectations)
+    assert (await delivery_states(terminal.db))["omar"] == ("delivered", True)
+    assert (await delivery_states(terminal.db))["tomas"] == ("delivered", False)
+    assert await count(terminal.db, "SELECT count(*) FROM ack_history") == 1
+
+    said = await terminal.type("/as tomas", "/ack 2")  # from the note in the thread
+    assert (await delivery_states(terminal.db))["tomas"] == ("delivered", True)
