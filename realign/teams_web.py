@@ -8,6 +8,7 @@ from collections.abc import Callable
 from adapters.teams.app import TeamsBot, TeamsEndpoint, TeamsServices
 from adapters.teams.roster import Installer
 from bot.acknowledge import Acknowledging
+from bot.amend import Amending
 from bot.announce import Announcing
 from bot.model import Policy
 from bot.questions import Questioning
@@ -15,6 +16,7 @@ from bot.status import Closing, Reporting, Requeueing
 from bot.words import Restating
 from realign.settings import Settings
 from realign.wiring import Wiring
+from store.amend import SqlAmendments
 from store.questions import SqlQuestions
 from store.words import SqlOwnWords
 
@@ -51,18 +53,20 @@ def _services(
         clock=clock,
         later=wiring.in_background,
     )
+    announcing = Announcing(
+        workspace=workspace,
+        changes=wiring.changes,
+        directory=tenant.directory,
+        clock=clock,
+        announcers=settings.announcers,
+        max_audience=settings.max_audience,
+        policy=Policy(settings.remind_after, Policy().max_reminders, settings.escalate_after),
+        hours=settings.working_hours,
+        on_published=wake,
+    )
     return TeamsServices(
-        announcing=Announcing(
-            workspace=workspace,
-            changes=wiring.changes,
-            directory=tenant.directory,
-            clock=clock,
-            announcers=settings.announcers,
-            max_audience=settings.max_audience,
-            policy=Policy(settings.remind_after, Policy().max_reminders, settings.escalate_after),
-            hours=settings.working_hours,
-            on_published=wake,
-        ),
+        announcing=announcing,
+        amending=Amending(announcing=announcing, store=SqlAmendments(wiring.db), on_amended=wake),
         reporting=reporting,
         acknowledging=acknowledging,
         closing=Closing(reporting=reporting, store=wiring.follow_up_store, clock=clock),

@@ -23,7 +23,7 @@ from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccou
 from msrest.exceptions import DeserializationError
 from msrest.serialization import Model
 
-from adapters.teams import cards, forms, translate
+from adapters.teams import amend, cards, forms, translate
 from adapters.teams.cards import Card
 from adapters.teams.connector import Connectors
 from adapters.teams.directory import TeamsDirectory
@@ -31,6 +31,7 @@ from adapters.teams.roster import Installer, user_id_of
 from adapters.teams.tenants import workspace_key
 from bot import copy
 from bot.acknowledge import Acknowledging
+from bot.amend import Amending
 from bot.announce import Announcing
 from bot.errors import InvalidInput, RealignError
 from bot.model import MessageRef
@@ -57,6 +58,7 @@ class TeamsServices:
     in_background: Callable[[Coroutine[Any, Any, Any]], None]
     questioning: Questioning
     restating: Restating
+    amending: Amending
 
 
 Services = Callable[[str], Awaitable[TeamsServices]]  # workspace key -> its use cases
@@ -179,6 +181,11 @@ class TeamsBot(TeamsActivityHandler):
                 key = translate.identifier(data, "key")
                 closed = await services.closing.close(key=key, user_id=user_id)
                 return cards.note((copy.CLOSED if closed else copy.NOT_OPEN).format(key=key))
+            if verb == amend.AMEND_VERB:
+                change = await services.amending.start(key=translate.identifier(data, "key"), user_id=user_id)
+                return amend.form(change)
+            if verb == amend.AMEND_SUBMIT_VERB:
+                return await self._amend(services, data, user_id=user_id)
             if verb in (forms.BASICS_VERB, forms.GROUP_VERB):
                 return await self._form_step(services, user_id=user_id, data=data)
             if verb == forms.PUBLISH_VERB:
@@ -190,6 +197,19 @@ class TeamsBot(TeamsActivityHandler):
         except RealignError as error:
             return cards.note(_said(error))
         return cards.note(copy.BUTTON_UNREADABLE)
+
+    async def _amend(self, services: TeamsServices, data: dict[str, Any], *, user_id: str) -> Card:
+        """The amend form submitted; a refusal shows the form again with what was typed."""
+        key = translate.identifier(data, "key")
+        try:
+            key, revision, form = amend.submitted(data)
+            return amend.done(
+                await services.amending.amend(key=key, user_id=user_id, form=form, revision=revision)
+            )
+        except InvalidInput as error:
+            change = await services.amending.start(key=key, user_id=user_id)
+            typed = {k: v for k, v in data.items() if isinstance(v, str)}
+            return amend.form(change, values=typed, errors=error.errors)
 
     # --- questions, concerns and own words -------------------------------------------------------
 

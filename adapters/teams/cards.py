@@ -21,6 +21,7 @@ VERSION = "1.5"
 ACK_VERB = "realign.acknowledge"
 RETRY_VERB = "realign.retry"
 CLOSE_VERB = "realign.close"
+AMEND_VERB = "realign.amend"  # adapters.teams.amend: the form; its submission there too
 ACK_WORDS_VERB = "realign.acknowledge_in_own_words"  # Acknowledge, when the change asks for a line
 ASK_VERB, CONCERN_VERB = "realign.ask", "realign.concern"
 ANSWER_VERB, RESOLVE_VERB = "realign.answer", "realign.resolve"
@@ -169,6 +170,10 @@ def announcement(
         block(copy.DM_HEADER.format(key=a.change_key, title=a.title), size="Large", weight="Bolder"),
         block(copy.DM_WHAT.format(what=a.what)),
     ]
+    if a.amended_at is not None:
+        reasked = f" {copy.DM_REASKED}" if a.reasked and a.acknowledged_at is None else ""
+        amended = copy.DM_AMENDED.format(when=copy.moment(a.amended_at)) + reasked
+        body.insert(1, block(amended, color="Warning" if reasked else "Default", isSubtle=not reasked))
     if a.why:
         body.append(block(copy.DM_WHY.format(why=a.why)))
     body.append(block(copy.DM_DATES.format(effective=effective, deadline=copy.day(a.ack_deadline))))
@@ -401,6 +406,7 @@ def detail(status: ChangeStatus, people: Names | None = None) -> Card:
         actions.append(execute(RETRY_VERB, copy.RETRY_FAILED, {"key": change.key}))
     if change.state is ChangeState.PUBLISHED:
         actions.append(execute(CLOSE_VERB, copy.CLOSE, {"key": change.key}))
+        actions.append(execute(AMEND_VERB, copy.AMEND, {"key": change.key}))  # adapters.teams.amend
     return card(body, actions)
 
 

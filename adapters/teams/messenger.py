@@ -25,9 +25,10 @@ from msrest.exceptions import ClientRequestError, DeserializationError, HttpOper
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import ConnectTimeout
 
-from adapters.teams import cards
+from adapters.teams import amend, cards
 from adapters.teams.connector import Connectors
 from adapters.teams.graph import GraphError, mark, marker
+from bot.amend import AmendNotice
 from bot.clock import Clock
 from bot.model import Announcement, Escalation, GapReport
 from bot.ports import Failed, Found, MessageRef, Retry, SendResult, Sent
@@ -342,6 +343,20 @@ class TeamsMessenger:
         activity = message(card, summary)
         activity.id = ref.id
         await client.conversations.update_activity(reach.conversation_id, ref.id, activity)
+
+    async def send_amendment(self, notice: AmendNotice, *, notice_id: int) -> SendResult:
+        """The card updated in place; for someone asked again, a note after it (a 1:1 chat has no
+        threads), recorded and findable like every follow-up message."""
+        a = notice.announcement
+        try:
+            await self._update(notice.ref, cards.announcement(a), cards.announcement_text(a))
+        except Exception as error:
+            return self._classify(error)
+        if not a.reasked:
+            return Sent(notice.ref)
+        return await self._post(
+            notice.user_id, amend.note(a), amend.note_text(a), kind=NOTICE, row_id=notice_id
+        )
 
     async def update_announcement(self, ref: MessageRef, announcement: Announcement) -> None:
         await self._update(ref, cards.announcement(announcement), cards.announcement_text(announcement))

@@ -75,7 +75,7 @@ def identifier(data: dict[str, Any], name: str) -> str:
     return value
 
 
-def _date(data: dict[str, Any], name: str) -> date | None:
+def day(data: dict[str, Any], name: str) -> date | None:
     value = text(data, name).strip()
     if not value:
         return None
@@ -148,8 +148,8 @@ def basics(data: dict[str, Any]) -> Basics:
         title=text(data, "title"),
         what=text(data, "what"),
         why=text(data, "why"),
-        effective_date=_date(data, "effective_date"),
-        ack_deadline=_date(data, "ack_deadline"),
+        effective_date=day(data, "effective_date"),
+        ack_deadline=day(data, "ack_deadline"),
         customer_impact=customer_impact,
         customer_plan=text(data, "customer_plan"),
         owner_id=_owner(data),
