@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Protocol
 
@@ -10,6 +11,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+
+log = logging.getLogger(__name__)
 
 
 class Operations(Protocol):
@@ -67,7 +70,14 @@ def build_web(
         bolt = slack
 
         async def slack_events(request: web.Request) -> web.Response:
-            return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+            try:
+                bolt_request = await to_bolt_request(request)
+            except (TypeError, ValueError, AttributeError, KeyError) as error:
+                # bolt reads the ids out of the body before anything checks the signature, and trips
+                # over a body whose `user` or `team` is not what Slack sends: refuse it, in one line.
+                log.warning("refused a request to /slack/events bolt cannot read: %s", type(error).__name__)
+                return web.Response(status=400)
+            return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
         app.router.add_post("/slack/events", slack_events)
         flow = bolt.oauth_flow

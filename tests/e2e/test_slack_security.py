@@ -255,3 +255,21 @@ async def test_a_click_whose_answer_cannot_be_delivered_is_still_acked(
     assert reply.status == 200
     assert "could not answer a click" in caplog.text
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "message", "channel_type": "im", "user": 123, "text": "hi", "channel": "DU1", "ts": "1.1"},
+        {"type": "app_home_opened", "user": ["U1"], "tab": "home"},
+    ],
+    ids=["user a number", "user a list"],
+)
+async def test_an_event_whose_ids_are_not_text_gets_400_not_500(
+    realign: Realign, caplog: pytest.LogCaptureFixture, event: dict[str, Any]
+) -> None:
+    reply = await realign.slack.event(event)
+
+    assert reply.status in (200, 400)  # refused, or read by bolt and answered; never a 500
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert await count(realign.db, "SELECT count(*) FROM question") == 0
