@@ -70,6 +70,7 @@ class RateLimiter:
         self.limit_seen: float | None = None  # probing: the workspace rate that last drew a 429
         self._step_at = self._stamp
         self._taken = 0  # slots handed out since the last probing step
+        self.spent = 0  # slots taken by `spend` (replies sent elsewhere), for tests and dashboards
 
     def _refill(self, now: float) -> None:
         if self.probing is not None:
@@ -101,6 +102,15 @@ class RateLimiter:
                     self._taken += 1
                     return
                 await self._sleep((1 - self._tokens) / self.rate)
+
+    def spend(self) -> None:
+        """Take a slot now, without waiting: one already used by someone waiting on an answer (a reply
+        in a Teams turn, sent from the web loop). The slot is owed if none is free (tokens go below
+        zero), so the bulk senders wait that much longer and the platform's rate still holds."""
+        self._refill(self._now())
+        self._tokens -= 1
+        self._taken += 1
+        self.spent += 1
 
     def _probe(self, now: float) -> None:
         """Probing: a step up after `every` seconds of sending near the rate with no 429."""

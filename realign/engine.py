@@ -27,6 +27,8 @@ from bot.clock import Clock
 from bot.delivery import Dispatcher, Drain, EngineTuning
 from bot.followup import FollowUp
 from bot.notices import NoticeDispatcher, WorkingTime
+from bot.rate import RateLimiter
+from realign.digest import digest_tick
 from realign.metrics import PrometheusMeter, Ticks
 from realign.publishing import publish_tick
 from realign.settings import Settings
@@ -51,6 +53,10 @@ class Ticking(Protocol):
     def run_ticks(self) -> None: ...
 
     def wake_dispatcher(self) -> None: ...
+
+    def spend(self, workspace: str) -> None: ...
+
+    def limiter(self, workspace: str) -> RateLimiter | None: ...
 
     async def close(self) -> None: ...
 
@@ -94,6 +100,17 @@ class EngineThread:
         finally:
             await runtime.close()
 
+    def limiter(self, workspace: str) -> RateLimiter | None:
+        """The engine's limiter of a workspace (for tests and operators; read it, do not drive it)."""
+        runtime = self._runtime
+        return None if runtime is None else runtime.limiter(workspace)
+
+    def debit(self, workspace: str) -> None:
+        """A reply sent from the web loop to `workspace` (thread-safe): the engine's limiter pays for it."""
+        if self._loop is not None and self._runtime is not None:
+            with contextlib.suppress(RuntimeError):  # the engine's loop has closed
+                self._loop.call_soon_threadsafe(self._runtime.spend, workspace)
+
     def wake(self) -> None:
         """Look for due deliveries now (thread-safe; called from the web loop after a publish)."""
         if self._loop is not None and self._runtime is not None:
@@ -128,9 +145,11 @@ class Engine:
         logins: Logins | None = None,
         migrate: bool = False,
         ticks: Ticks | None = None,
+        on_share: Callable[[int], None] | None = None,
     ) -> None:
         self.settings = settings
         self.ticks = ticks or Ticks()
+        self._on_share = on_share  # told the count at each heartbeat (the web loop's limiters share too)
         self.wiring = Wiring(settings, clock=clock)
         self.clock = self.wiring.clock
         self.tuning = tuning or EngineTuning(
@@ -171,6 +190,7 @@ class Engine:
             store=wiring.follow_up_store, clock=self.clock, on_planned=self._wakes["follow-up"].set
         )
         self.publishing = publish_tick(wiring, self.settings, on_published=self._published)
+        self.digest = digest_tick(wiring, self.settings)  # None: no REALIGN_DIGEST_CHANNEL
 
     @property
     def delivering(self) -> bool:
@@ -185,6 +205,8 @@ class Engine:
         self.wiring.in_background(self._dispatch(self.notices, "follow-up"), "follow-up messages")
         self._every(self.settings.sweep_interval, self._follow_up, "follow-up")
         self._every(DIRECTORY_REFRESH, self.wiring.sync_directories, "directory")
+        if self.digest is not None:  # posts the due slot's digest once, whichever process gets there first
+            self._every(self.settings.sweep_interval, self.digest.tick, "digest")
         self.scheduler.start()
 
     async def _follow_up(self) -> None:
@@ -208,6 +230,8 @@ class Engine:
         )
         await self.wiring.slacks.refresh()
         self.wiring.share(senders)
+        if self._on_share is not None:
+            self._on_share(senders)
         probed = {key: limiter.whole for key, limiter in self.wiring.limiters.items() if limiter.probing}
         await self.wiring.workers.learn_rates(probed)  # SLACK_POST_RATE=auto: a restart starts there
 
@@ -245,6 +269,15 @@ class Engine:
             max_instances=1,
             coalesce=True,
         )
+
+    def limiter(self, workspace: str) -> RateLimiter | None:
+        return self.wiring.limiters.get(workspace)
+
+    def spend(self, workspace: str) -> None:
+        """A slot of the workspace's rate used elsewhere in this process (a reply in a Teams turn)."""
+        limiter = self.limiter(workspace)
+        if limiter is not None:
+            limiter.spend()
 
     def wake_dispatcher(self) -> None:
         """New rows in an outbox: a publish's DMs, an amendment's updates, a capacity check."""

@@ -3,7 +3,9 @@ directory, all or nothing, with every bad row reported by line, and a progress b
 
 Exit codes (returned to realign.cli): 0 imported, 1 rows with problems and nothing written; an unusable
 file or setup raises OrgChartError (2). With a Slack token set, the workspace is registered and its
-people synced first, so an import on a fresh database finds the people it names.
+people synced first, so an import on a fresh database finds the people it names. A Teams tenant
+(`teams:<tenant id>`) is matched the same way, by email, against the people its rosters brought in
+when Realign was added to its teams (refreshed every hour by the engine).
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from store.people import SqlPeople
 
 NO_WORKSPACE = (
     "no workspace is registered yet: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (the import then "
-    "registers the workspace and syncs its people first), or pass --workspace KEY"
+    "registers the workspace and syncs its people first), add Realign to a team in Teams (its roster "
+    "registers the tenant), or pass --workspace KEY"
 )
+PLATFORMS = {"slack": "Slack", "teams": "Teams", "console": "console"}  # how problems name the people
 SYNCING = "syncing the directory of {workspace} first"
 SEVERAL_WORKSPACES = "{count} workspaces are registered ({keys}): pass --workspace with one of them"
 UNKNOWN_WORKSPACE = (
@@ -130,7 +134,8 @@ async def import_org_chart(settings: Settings, args: argparse.Namespace) -> int:
         workspace = await _pick_workspace(people, args.workspace)
         show = len(sheet.rows) > PROGRESS_FROM
         checking = Progress("checking", len(sheet.rows), show=show)
-        chart = check(sheet, await people.directory(workspace), tick=checking.advance)
+        platform = PLATFORMS.get(workspace.partition(":")[0], "directory")
+        chart = check(sheet, await people.directory(workspace), tick=checking.advance, platform=platform)
         if not _report(chart, skip_invalid=args.skip_invalid):
             return 1
         writing = Progress("writing", len(chart.entries), show=show)

@@ -7,6 +7,8 @@ opens its own wiring with what this one learnt, so credentials are checked once 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from aiohttp import web
@@ -50,7 +52,7 @@ class Runtime:
         migrate: bool = True,
     ) -> None:
         self.settings = settings
-        self.wiring = Wiring(settings, clock=clock)
+        self.wiring = Wiring(settings, clock=clock, interactive=True)  # the web loop's
         self.clock = self.wiring.clock
         self.tuning = tuning
         self.migrate = migrate
@@ -151,12 +153,19 @@ class Runtime:
         if not self.wiring.delivering:
             return
         settings, clock, tuning, logins = self.settings, self.clock, self.tuning, self.wiring.logins
-        ticks = self.ticks
+        ticks, loop, here = self.ticks, asyncio.get_running_loop(), self.wiring
+
+        def shared(senders: int) -> None:
+            """From the engine thread: this loop's limiters (Teams' replies) take their part."""
+            with contextlib.suppress(RuntimeError):  # the web loop has closed: nothing left to share
+                loop.call_soon_threadsafe(here.share, senders)
+
         # The database is up to date (open() migrated it) and the credentials were checked.
         self.engine = EngineThread(
-            lambda: Engine(settings, clock=clock, tuning=tuning, logins=logins, ticks=ticks)
+            lambda: Engine(settings, clock=clock, tuning=tuning, logins=logins, ticks=ticks, on_share=shared)
         )
         await self.engine.start()
+        self.wiring.debit = self.engine.debit  # Teams replies sent here are paid for by the engine
 
     def wake_dispatcher(self) -> None:
         if self.engine is not None:

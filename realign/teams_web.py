@@ -3,22 +3,29 @@ built for its workspace key (`teams:<tenant id>`) on first use, over the web loo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from adapters.teams.app import TeamsBot, TeamsEndpoint, TeamsServices
 from adapters.teams.roster import Installer
 from bot.acknowledge import Acknowledging
 from bot.amend import Amending
-from bot.announce import Announcing
-from bot.model import Policy
+from bot.capacity import CapacityChecking
 from bot.questions import Questioning
 from bot.status import Closing, Reporting, Requeueing
 from bot.words import Restating
+from realign.publishing import announcing_for
 from realign.settings import Settings
 from realign.wiring import Wiring
 from store.amend import SqlAmendments
+from store.capacity import SqlCapacity
 from store.questions import SqlQuestions
+from store.removal import stop_person, stop_workspace
 from store.words import SqlOwnWords
+
+log = logging.getLogger(__name__)
+TENANT_REMOVED = "teams_removed"  # bot.copy says it in words: Realign was removed from this tenant
+PERSON_REMOVED = "teams_removed_by_user"  # ... they removed Realign
 
 
 def teams_endpoint(wiring: Wiring, settings: Settings, *, wake: Callable[[], None]) -> TeamsEndpoint | None:
@@ -33,18 +40,69 @@ def teams_endpoint(wiring: Wiring, settings: Settings, *, wake: Callable[[], Non
             found = served[workspace] = _services(wiring, settings, workspace, wake=wake)
         return found
 
-    installer = Installer(people=wiring.people, records=wiring.teams_records, clock=wiring.clock)
+    installer = Installer(
+        people=wiring.people,
+        records=wiring.teams_records,
+        clock=wiring.clock,
+        removals=TeamsRemovals(wiring),
+    )
     bot = TeamsBot(services=services, installer=installer)
     return TeamsEndpoint(connectors=wiring.connectors, bot=bot)
+
+
+class TeamsRemovals:
+    """What stops when Realign is removed in Teams (adapters.teams.roster.Removals), as a Slack uninstall
+    stops a workspace (realign.slack_web): the rows waiting fail with the reason, follow-up is skipped."""
+
+    def __init__(self, wiring: Wiring) -> None:
+        self.wiring = wiring
+
+    async def person_removed(self, workspace: str, user_id: str) -> None:
+        stopped = await stop_person(
+            self.wiring.db,
+            workspace=workspace,
+            user_id=user_id,
+            reason=PERSON_REMOVED,
+            actor="teams",
+            at=self.wiring.clock.now(),
+        )
+        log.info(
+            "%s removed Realign from their personal scope in %s: %d deliveries failed, %d follow-ups skipped",
+            user_id,
+            workspace,
+            stopped.deliveries,
+            stopped.notices,
+        )
+
+    async def tenant_removed(self, workspace: str) -> None:
+        stopped = await stop_workspace(
+            self.wiring.db,
+            workspace=workspace,
+            reason=TENANT_REMOVED,
+            actor="teams",
+            at=self.wiring.clock.now(),
+        )
+        log.warning(
+            "Realign was removed from the last team or chat of %s: %d deliveries failed, %d follow-ups "
+            "skipped",
+            workspace,
+            stopped.deliveries,
+            stopped.notices,
+        )
 
 
 def _services(
     wiring: Wiring, settings: Settings, workspace: str, *, wake: Callable[[], None]
 ) -> TeamsServices:
     tenant, clock = wiring.teams.get(workspace), wiring.clock
-    questions, words = SqlQuestions(wiring.db), SqlOwnWords(wiring.db)
+    questions, words, capacity = SqlQuestions(wiring.db), SqlOwnWords(wiring.db), SqlCapacity(wiring.db)
     reporting = Reporting(
-        workspace=workspace, changes=wiring.changes, admins=settings.admins, questions=questions, words=words
+        workspace=workspace,
+        changes=wiring.changes,
+        admins=settings.admins,
+        questions=questions,
+        words=words,
+        capacity=capacity,
     )
     acknowledging = Acknowledging(
         workspace=workspace,
@@ -53,16 +111,9 @@ def _services(
         clock=clock,
         later=wiring.in_background,
     )
-    announcing = Announcing(
-        workspace=workspace,
-        changes=wiring.changes,
-        directory=tenant.directory,
-        clock=clock,
-        announcers=settings.announcers,
-        max_audience=settings.max_audience,
-        policy=Policy(settings.remind_after, Policy().max_reminders, settings.escalate_after),
-        hours=settings.working_hours,
-        on_published=wake,
+    # As Slack's (and the publish tick's): with the schedule, so the card's publish moment is kept.
+    announcing = announcing_for(
+        wiring, settings, workspace=workspace, directory=tenant.directory, on_published=wake
     )
     return TeamsServices(
         announcing=announcing,
@@ -73,6 +124,7 @@ def _services(
         requeueing=Requeueing(reporting=reporting, queue=wiring.queue, clock=clock, on_requeued=wake),
         directory=tenant.directory,
         in_background=wiring.in_background,
+        replies=tenant.messenger.replies,
         questioning=Questioning(
             workspace=workspace,
             store=questions,
@@ -82,4 +134,7 @@ def _services(
             admins=settings.admins,
         ),
         restating=Restating(workspace=workspace, store=words, acknowledging=acknowledging),
+        capacity=CapacityChecking(
+            workspace=workspace, store=capacity, messenger=tenant.messenger, clock=clock
+        ),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,8 @@ from adapters.slack.messenger import SlackMessenger
 from adapters.teams.connector import DEV_WARNING, Connectors, Registration
 from adapters.teams.directory import TeamsDirectory
 from adapters.teams.messenger import TeamsMessenger
+from adapters.teams.replies import Replies
+from adapters.teams.sync import RosterSync
 from adapters.teams.tenants import TeamsTenants, Tenant, tenant_of
 from bot.clock import Clock, SystemClock
 from bot.errors import ConfigError
@@ -82,8 +84,12 @@ class Merged(Mapping[str, Any]):
 class Wiring:
     """Connections and repositories for one event loop; `open()` before use, `close()` after."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, interactive: bool = False) -> None:
         self.settings = settings
+        # The web loop's: Teams replies sent here are paid for by the engine's limiter of the tenant
+        # (`debit`, which the runtime points at its engine thread), so both loops stay within the rate.
+        self.interactive = interactive
+        self.debit: Callable[[str], None] = lambda workspace: None
         self.clock = clock or SystemClock()
         self.slacks = SlackWorkspaces(build=self._open_slack)  # by key; one with SLACK_BOT_TOKEN
         self.logins = Logins()
@@ -179,6 +185,7 @@ class Wiring:
     def _open_teams(self, workspace: str) -> Tenant:
         assert self.connectors is not None
         app_id = self.connectors.registration.app_id
+        limiter = RateLimiter(self.settings.teams_post_rate, on_wait=metrics.limiter_waits("teams"))
         messenger = TeamsMessenger(
             workspace=workspace,
             tenant_id=tenant_of(workspace),
@@ -187,18 +194,39 @@ class Wiring:
             records=self.teams_records,
             clock=self.clock,
             on_error=metrics.platform_errors("teams"),
+            replies=Replies(workspace=workspace, limiter=limiter, paid=lambda: self.debit(workspace))
+            if self.interactive
+            else None,
         )
         directory = TeamsDirectory(workspace=workspace, people=self.people, rosters=self.teams_records)
-        limiter = RateLimiter(self.settings.teams_post_rate, on_wait=metrics.limiter_waits("teams"))
-        return Tenant(workspace, messenger, directory, limiter)
+        rosters = RosterSync(
+            workspace=workspace,
+            connectors=self.connectors,
+            people=self.people,
+            records=self.teams_records,
+            clock=self.clock,
+            limiter=limiter,
+            leases=SqlLeases(self.db),
+        )
+        return Tenant(workspace, messenger, directory, limiter, rosters)
 
     async def sync_directories(self) -> None:
-        """Bring every workspace's people up to date, one workspace after another."""
+        """Bring every workspace's people up to date, one workspace after another: Slack's `users.list`,
+        every Teams tenant's rosters (each under its lease, so one process at a time does it)."""
         for slack in list(self.slacks.by_key.values()):
             try:
                 await slack.directory.sync()
             except Exception:
                 log.exception("directory sync of %s failed", slack.workspace)
+        if self.connectors is None:
+            return
+        await self.teams.refresh()  # tenants installed since this loop started
+        for tenant in list(self.teams.by_key.values()):
+            try:
+                if tenant.rosters is not None:
+                    await tenant.rosters.sync()
+            except Exception:
+                log.exception("roster sync of %s failed", tenant.workspace)
 
     async def installed(self, team_id: str, *, name: str) -> Slack | None:
         """A workspace has just installed Realign: register it and serve it from this loop."""

@@ -26,13 +26,13 @@ MALFORMED = "malformed email '{email}'"
 NO_EMAIL = "email is empty"
 MALFORMED_MANAGER = "malformed manager_email '{email}'"
 DUPLICATE = "duplicate email {email} (first on line {first})"
-SAME_PERSON = "same Slack user {user_id} as line {first}"
-NOT_FOUND = "no Slack user with email {email} in the directory"
-NO_SUCH_ID = "no Slack user with id {user_id} in the directory"
-AMBIGUOUS = "{email} matches several Slack users ({user_ids}); add slack_user_id"
+SAME_PERSON = "same {platform} user {user_id} as line {first}"
+NOT_FOUND = "no {platform} user with email {email} in the directory"
+NO_SUCH_ID = "no {platform} user with id {user_id} in the directory"
+AMBIGUOUS = "{email} matches several {platform} users ({user_ids}); add slack_user_id"
 MISMATCH = "slack_user_id {user_id} does not match {email} (that is {other})"
 UNKNOWN_MANAGER = "unknown manager {email}"
-AMBIGUOUS_MANAGER = "manager {email} matches several Slack users"
+AMBIGUOUS_MANAGER = "manager {email} matches several {platform} users"
 SELF_MANAGER = "{email} is their own manager"
 CYCLE = "manager cycle {path}"
 MANAGER_SKIPPED = "manager {email} (line {manager_line}) was skipped; imported without a manager"
@@ -44,7 +44,7 @@ class OrgChartError(RealignError):
 
 @dataclass(frozen=True)
 class Known:
-    """A person already in the workspace's directory (synced from Slack)."""
+    """A person already in the workspace's directory (synced from Slack, or a Teams tenant's rosters)."""
 
     user_id: str
     email: str | None
@@ -154,9 +154,10 @@ def _row(line: int, fields: Sequence[str], columns: dict[str, int]) -> Row:
 
 
 class Directory:
-    """The known people, indexed by user id and by lower-cased email."""
+    """The known people, indexed by user id and by lower-cased email; `platform` names them in problems."""
 
-    def __init__(self, people: Iterable[Known]) -> None:
+    def __init__(self, people: Iterable[Known], *, platform: str = "Slack") -> None:
+        self.platform = platform
         self.by_id: dict[str, Known] = {}
         self.by_email: dict[str, list[Known]] = {}
         for person in people:
@@ -171,8 +172,8 @@ class Directory:
             found = [person for person in found if person.active] or found
         if len(found) > 1:
             user_ids = ", ".join(person.user_id for person in found)
-            return None, AMBIGUOUS.format(email=email, user_ids=user_ids)
-        return (found[0], None) if found else (None, NOT_FOUND.format(email=email))
+            return None, AMBIGUOUS.format(email=email, user_ids=user_ids, platform=self.platform)
+        return (found[0], None) if found else (None, NOT_FOUND.format(email=email, platform=self.platform))
 
     def identify(self, row: Row) -> tuple[Known | None, str | None]:
         """The row's person: by slack_user_id if given (checked against the email), else by email."""
@@ -180,7 +181,7 @@ class Directory:
             return self.find(row.email)
         person = self.by_id.get(row.slack_user_id)
         if person is None:
-            return None, NO_SUCH_ID.format(user_id=row.slack_user_id)
+            return None, NO_SUCH_ID.format(user_id=row.slack_user_id, platform=self.platform)
         if person.email and person.email.lower() != row.email:
             return None, MISMATCH.format(user_id=person.user_id, other=person.email.lower(), email=row.email)
         owner, _ = self.find(row.email)
@@ -210,9 +211,16 @@ class _Seen:
         return person.user_id if person else f"line {row.line}"
 
 
-def check(sheet: Sheet, people: Iterable[Known], *, tick: Callable[[int], None] | None = None) -> OrgChart:
-    """Check every row; `entries` are the good rows, as `--skip-invalid` would import them."""
-    directory, seen = Directory(people), _Seen()
+def check(
+    sheet: Sheet,
+    people: Iterable[Known],
+    *,
+    tick: Callable[[int], None] | None = None,
+    platform: str = "Slack",
+) -> OrgChart:
+    """Check every row; `entries` are the good rows, as `--skip-invalid` would import them. `platform`
+    (Slack, Teams) is how problems name the people the directory holds."""
+    directory, seen = Directory(people, platform=platform), _Seen()
     problems = list(sheet.problems)
     for row in sheet.rows:
         problems += _identity_problems(row, directory, seen)
@@ -242,7 +250,9 @@ def _identity_problems(row: Row, directory: Directory, seen: _Seen) -> list[Prob
     if person is None:
         return [*problems, Problem(row.line, str(reason))]
     if person.user_id in seen.lines:
-        twin = SAME_PERSON.format(user_id=person.user_id, first=seen.lines[person.user_id])
+        twin = SAME_PERSON.format(
+            user_id=person.user_id, first=seen.lines[person.user_id], platform=directory.platform
+        )
         return [*problems, Problem(row.line, twin)]
     seen.persons[row.line], seen.lines[person.user_id] = person, row.line
     return problems
@@ -260,7 +270,7 @@ def _manager(row: Row, directory: Directory, seen: _Seen) -> tuple[str | None, s
         return (person.user_id if person else None), None
     person, _ = directory.find(email)
     if person is None and email in directory.by_email:
-        return None, AMBIGUOUS_MANAGER.format(email=email)
+        return None, AMBIGUOUS_MANAGER.format(email=email, platform=directory.platform)
     return (person.user_id, None) if person else (None, UNKNOWN_MANAGER.format(email=email))
 
 

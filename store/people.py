@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from itertools import islice
+from typing import Any
 
 from sqlalchemy import String, bindparam, column, func, literal, select, table, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -79,7 +80,7 @@ class SqlPeople:
     ) -> None:
         upsert = self._insert(PERSON)
         upsert = upsert.on_conflict_do_update(
-            index_elements=["workspace", "user_id"], set_={k: upsert.excluded[k] for k in SYNCED}
+            index_elements=["workspace", "user_id"], set_=_refreshed(upsert.excluded)
         )
         values = ({"workspace": workspace, "updated_at": at, **_synced(p)} for p in people)
         while chunk := list(islice(values, CHUNK)):
@@ -192,6 +193,12 @@ CREATE_STAGE = """CREATE TEMPORARY TABLE person_sync (
 STAGE = table("person_sync", *(column(name) for name in STAGE_COLUMNS))
 
 
+def _refreshed(excluded: Any) -> dict[str, Any]:
+    """What a sync sets on a known person: everything it owns, but a time zone it does not know (a Teams
+    roster has none; the person's client reports it, see adapters.teams.app) keeps the one known."""
+    return {k: func.coalesce(excluded.tz, PERSON.c.tz) if k == "tz" else excluded[k] for k in SYNCED}
+
+
 def _synced(p: model.Person) -> dict[str, object]:
     return {
         "user_id": p.user_id,
@@ -224,6 +231,6 @@ async def _copy_upsert(
     staged = select(ids, literal(workspace, String), *STAGE.c, literal(at, UTCDateTime)).select_from(STAGE)
     insert = pg_insert(PERSON).from_select(["id", "workspace", *STAGE_COLUMNS, "updated_at"], staged)
     upsert = insert.on_conflict_do_update(
-        index_elements=["workspace", "user_id"], set_={k: insert.excluded[k] for k in SYNCED}
+        index_elements=["workspace", "user_id"], set_=_refreshed(insert.excluded)
     )
     await session.execute(upsert)

@@ -87,14 +87,82 @@ class SqlTeams:
             ]
 
     async def remove_install(self, workspace: str, conversation_id: str) -> None:
+        """Forget an install and who is in it; for a team, its channels (private ones too) go with it."""
         async with self.db.transaction() as session:
+            listed = await session.scalars(
+                select(col(TeamsInstall.conversation_id)).where(
+                    col(TeamsInstall.workspace) == workspace, col(TeamsInstall.team_id) == conversation_id
+                )
+            )
+            gone = {conversation_id, *listed}
             for table in (TeamsInstall, TeamsMember):
                 await session.execute(
                     delete(table).where(
-                        col(table.workspace) == workspace,
-                        col(table.conversation_id) == conversation_id,
+                        col(table.workspace) == workspace, col(table.conversation_id).in_(sorted(gone))
                     )
                 )
+
+    async def remove_members(
+        self, workspace: str, conversation_ids: Collection[str], user_ids: Collection[str]
+    ) -> None:
+        """These people left these installed conversations (a conversationUpdate's membersRemoved)."""
+        if not conversation_ids or not user_ids:
+            return
+        async with self.db.transaction() as session:
+            await session.execute(
+                delete(TeamsMember).where(
+                    col(TeamsMember.workspace) == workspace,
+                    col(TeamsMember.conversation_id).in_(sorted(set(conversation_ids))),
+                    col(TeamsMember.user_id).in_(sorted(set(user_ids))),
+                )
+            )
+
+    async def mark_leavers(self, workspace: str, *, at: datetime) -> tuple[int, int]:
+        """Whoever is in no installed team, channel, chat or personal scope of the tenant is inactive (so
+        audiences exclude them as deactivated); whoever is in one again is active. Returns (gone, back)."""
+        members = select(col(TeamsMember.user_id)).where(col(TeamsMember.workspace) == workspace)
+        async with self.db.transaction() as session:
+            gone = await session.execute(
+                update(Person)
+                .where(
+                    col(Person.workspace) == workspace,
+                    col(Person.active),
+                    col(Person.user_id).not_in(members),
+                )
+                .values(active=False, updated_at=at)
+            )
+            back = await session.execute(
+                update(Person)
+                .where(
+                    col(Person.workspace) == workspace, ~col(Person.active), col(Person.user_id).in_(members)
+                )
+                .values(active=True, updated_at=at)
+            )
+        return gone.rowcount, back.rowcount  # type: ignore[attr-defined]
+
+    async def personal_members(self, workspace: str) -> dict[str, str]:
+        """Personal installs: their 1:1 conversation id -> the person it is with (whose 1:1 it is)."""
+        query = (
+            select(col(TeamsInstall.conversation_id), col(TeamsUser.user_id))
+            .join(
+                TeamsUser,
+                (col(TeamsUser.workspace) == col(TeamsInstall.workspace))
+                & (col(TeamsUser.conversation_id) == col(TeamsInstall.conversation_id)),
+            )
+            .where(col(TeamsInstall.workspace) == workspace, col(TeamsInstall.kind) == "personal")
+        )
+        async with self.db.reading() as session:
+            return {conversation_id: user_id for conversation_id, user_id in await session.execute(query)}
+
+    async def set_timezone(self, workspace: str, user_id: str, tz: str) -> bool:
+        """Record the time zone a person's Teams client reported; False if the person is not known yet."""
+        async with self.db.transaction() as session:
+            done = await session.execute(
+                update(Person)
+                .where(col(Person.workspace) == workspace, col(Person.user_id) == user_id)
+                .values(tz=tz)
+            )
+        return bool(done.rowcount)  # type: ignore[attr-defined]
 
     async def save_people(self, workspace: str, people: Sequence[Reach], *, at: datetime) -> None:
         """Insert or refresh how to reach these people (a known 1:1 conversation is kept)."""

@@ -23,16 +23,18 @@ from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccou
 from msrest.exceptions import DeserializationError
 from msrest.serialization import Model
 
-from adapters.teams import amend, cards, forms, translate
+from adapters.teams import amend, cards, checks, forms, translate
 from adapters.teams.cards import Card
 from adapters.teams.connector import Connectors
 from adapters.teams.directory import TeamsDirectory
+from adapters.teams.replies import Replies, Throttled
 from adapters.teams.roster import Installer, user_id_of
 from adapters.teams.tenants import workspace_key
 from bot import copy
 from bot.acknowledge import Acknowledging
 from bot.amend import Amending
 from bot.announce import Announcing
+from bot.capacity import CapacityChecking
 from bot.errors import InvalidInput, RealignError
 from bot.model import MessageRef
 from bot.questions import QUESTION_LIMIT, NotDelivered, Question, Questioning, QuestionKind
@@ -59,6 +61,8 @@ class TeamsServices:
     questioning: Questioning
     restating: Restating
     amending: Amending
+    replies: Replies | None  # the tenant's interactive sends, within their share of TEAMS_POST_RATE
+    capacity: CapacityChecking | None = None  # a manager's answer to a capacity check (adapters.teams.checks)
 
 
 Services = Callable[[str], Awaitable[TeamsServices]]  # workspace key -> its use cases
@@ -80,6 +84,14 @@ class TeamsBot(TeamsActivityHandler):
         self.services = services
         self.installer = installer
 
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        await super().on_turn(turn_context)
+        # After the turn, so that an install has stored the person whose time zone this is.
+        tz = translate.time_zone(turn_context.activity.entities)
+        workspace, sender = _workspace(turn_context), turn_context.activity.from_property
+        if tz and workspace and sender is not None and sender.id:
+            await self.installer.time_zone_seen(workspace, user_id_of(sender), tz)
+
     # --- installation ----------------------------------------------------------------------------
 
     async def on_conversation_update_activity(self, turn: TurnContext) -> None:
@@ -91,13 +103,32 @@ class TeamsBot(TeamsActivityHandler):
             return
         if bot_id in removed:
             await self.installer.removed(turn, workspace=workspace)
-        elif added:  # Realign added (an install), or people joining where it is: read the roster again
+            return
+        if removed:  # people left a team or chat Realign is in
+            await self.installer.left(turn, workspace=workspace)
+        if added:  # Realign added (an install), or people joining where it is: read the roster again
             await self.installer.installed(turn, workspace=workspace)
 
     async def on_installation_update_add(self, turn: TurnContext) -> None:
         workspace = _workspace(turn)
         if workspace is not None:
             await self.installer.installed(turn, workspace=workspace)
+
+    async def on_installation_update_remove(self, turn: TurnContext) -> None:
+        workspace = _workspace(turn)
+        if workspace is not None and turn.activity.action == "remove":  # not `remove-upgrade`
+            await self.installer.removed(turn, workspace=workspace)
+
+    async def _reply(self, turn: TurnContext, services: TeamsServices, activity: Activity) -> None:
+        """An answer in the turn's conversation, paid for by the tenant's delivery budget (Replies); a
+        429 is waited out once (Replies), a second one is a line in the log, not a failed turn."""
+        if services.replies is None:
+            await turn.send_activity(activity)
+            return
+        try:
+            await services.replies.send("an answer", lambda: turn.send_activity(activity))
+        except Throttled:
+            return
 
     # --- typed commands and the Action.Submit fallback -------------------------------------------
 
@@ -108,14 +139,14 @@ class TeamsBot(TeamsActivityHandler):
         data = translate.action_data(turn.activity.value)
         if translate.verb(data):  # the Action.Submit fallback: the answer is a new message
             shown = await self._act(turn, services, data, compact=True)
-            await turn.send_activity(MessageFactory.attachment(cards.attachment(shown)))
+            await self._reply(turn, services, MessageFactory.attachment(cards.attachment(shown)))
             return
         typed = translate.command(turn.activity.text)
         if typed is None and _personal(turn) and (turn.activity.text or "").strip():
             await self._typed(turn, services)  # a reply typed into the 1:1 chat: a question
             return
         if typed is None or typed[0] == "help":
-            await turn.send_activity(MessageFactory.text(HELP))
+            await self._reply(turn, services, MessageFactory.text(HELP))
             return
         name, rest = typed
         if name == "change-status":
@@ -126,7 +157,7 @@ class TeamsBot(TeamsActivityHandler):
             shown = await self._announce_form(
                 services, user_id=user_id_of(turn.activity.from_property), title=rest
             )
-        await turn.send_activity(MessageFactory.attachment(cards.attachment(shown)))
+        await self._reply(turn, services, MessageFactory.attachment(cards.attachment(shown)))
 
     # --- Action.Execute ----------------------------------------------------------------------------
 
@@ -193,7 +224,9 @@ class TeamsBot(TeamsActivityHandler):
                 published = await services.announcing.publish(key=key, user_id=user_id)
                 if not published.first:
                     return forms.published(key, 0, note=copy.ALREADY_PUBLISHED.format(key=key))
-                return forms.published(key, published.recipients)
+                return forms.published(key, published.recipients, scheduled=published.scheduled)
+            if verb in checks.VERBS:  # Publish now / Cancel publishing, a capacity check's answer
+                return await checks.act(services, data, verb=verb, user_id=user_id)
         except RealignError as error:
             return cards.note(_said(error))
         return cards.note(copy.BUTTON_UNREADABLE)
@@ -316,7 +349,7 @@ class TeamsBot(TeamsActivityHandler):
             )
         except RealignError as error:
             said = _said(error)
-        await turn.send_activity(MessageFactory.text(cards.md(said)))
+        await self._reply(turn, services, MessageFactory.text(cards.md(said)))
 
     async def _search(self, turn: TurnContext) -> InvokeResponse:
         """The people pickers' typeahead, answered from the person table (for those who may announce)."""
@@ -338,7 +371,7 @@ class TeamsBot(TeamsActivityHandler):
                 return cards.overview(await services.reporting.overview(user_id=user_id))
             if len(words) == 1:
                 status = await services.reporting.status(key=words[0].upper(), user_id=user_id)
-                return cards.detail(status, await _names(services, *(q.asker_id for q in status.questions)))
+                return await checks.detail(services, status)
             raise RealignError(copy.UNKNOWN_STATUS_ARGUMENT)
         except RealignError as error:
             return cards.note(_said(error))
@@ -369,12 +402,18 @@ class TeamsBot(TeamsActivityHandler):
             else:
                 key = translate.identifier(data, "key")
                 position = translate.number(data, "position")
-            await announcing.submit_group(
+            change = await announcing.submit_group(
                 key=key, user_id=user_id, draft_ref=draft, position=position, group=translate.group(data)
             )
             if str(data.get("more")).lower() == "true":
                 return forms.group_form(
-                    draft=draft, key=key, position=position + 1, values={}, people=people, channels=channels
+                    draft=draft,
+                    key=key,
+                    position=position + 1,
+                    values={},
+                    people=people,
+                    channels=channels,
+                    asks_customers=change.briefs_customers,  # whether it faces customers: asked if it matters
                 )
             return forms.review(await announcing.review(key=key, user_id=user_id))
         except InvalidInput as error:

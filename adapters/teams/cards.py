@@ -182,6 +182,8 @@ def announcement(
         lines = [copy.DM_TODAY.format(text=item.today)] if item.today else []
         lines.append(copy.DM_FROM.format(effective=effective, text=item.from_effective))
         body.append(block("\n\n".join(lines)))
+    if a.customer_briefing:  # customer-facing groups only (bot.model.announcement_for)
+        body.append(block(copy.DM_CUSTOMERS.format(plan=a.customer_briefing).replace("\n", "\n\n")))
     actions = []
     typed = typed or {}
     if a.acknowledged_at is not None:

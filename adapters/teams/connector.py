@@ -102,6 +102,9 @@ class Connectors:
             )
             client = await self.auth.create_connector_factory(claims).create(service_url, None)
             client.config.connection.timeout = self.timeout
+            # urllib3 (under msrest) would retry a GET or PUT answered 429 by itself, sleeping out any
+            # Retry-After in a thread: Realign decides instead, within the tenant's limiter and bounded.
+            client.config.retry_policy.policy.respect_retry_after_header = False
             self._clients[service_url] = client
         return client
 

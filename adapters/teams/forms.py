@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.teams.capacity import schedule_actions
 from adapters.teams.cards import Card, block, card, execute
 from adapters.teams.cards import announcement as announcement_card
 from bot import copy
@@ -55,7 +56,24 @@ def _errors(errors: dict[str, str]) -> list[dict[str, Any]]:
     return [block(f"⚠ {message}", color="Attention") for message in errors.values()]
 
 
-def _group_fields(values: dict[str, Any], people: Choices, channels: Choices) -> list[dict[str, Any]]:
+def _toggle(name: str, label: str, title: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A yes/no box; its answer comes back as "true" or "false", as it was when the form was sent."""
+    on = str(values.get(name)).lower() == "true"
+    return {
+        "type": "Input.Toggle",
+        "id": name,
+        "label": label,
+        "title": title,
+        "value": "true" if on else "false",
+    }
+
+
+def _group_fields(
+    values: dict[str, Any], people: Choices, channels: Choices, *, asks_customers: bool = True
+) -> list[dict[str, Any]]:
+    facing = _toggle(
+        "customer_facing", "Customers (when customer impact is direct)", copy.CUSTOMER_FACING_OPTION, values
+    )
     return [
         block("Audience group", weight="Bolder"),
         _input("Input.Text", "name", "Group name", values),
@@ -72,6 +90,7 @@ def _group_fields(values: dict[str, Any], people: Choices, channels: Choices) ->
         _input(
             "Input.Text", "from_effective", "What they do from the effective date", values, isMultiline=True
         ),
+        *([facing] if asks_customers else []),  # who briefs customers (bot.model.announcement_for)
         {"type": "Input.Toggle", "id": "more", "title": "Add another group after this one", "value": "false"},
     ]
 
@@ -104,6 +123,14 @@ def basics_form(
             "valueOff": "false",
             "value": "true" if str(values.get("own_words")).lower() == "true" else "false",
         },
+        _toggle("capacity_check", "Capacity check", copy.CAPACITY_OPTION, values),
+        _input("Input.Date", "publish_on", "Publish on (leave empty to publish at review)", values),
+        _input(
+            "Input.Time",
+            "publish_time",
+            "Publish at (in your time zone, as your Teams reports it; a day alone publishes at 09:00)",
+            values,
+        ),
         people_picker(
             "owner",
             "Who answers questions and concerns (leave empty to answer them yourself)",
@@ -125,11 +152,15 @@ def group_form(
     people: Choices,
     channels: Choices,
     errors: dict[str, str] | None = None,
+    asks_customers: bool | None = None,
 ) -> Card:
+    """A further group; `asks_customers`: whether customers are directly affected (None: as the form
+    submitted showed it, when it comes back with a refusal)."""
+    asks = "customer_facing" in values if asks_customers is None else asks_customers
     body = [
         block(f"{key}: audience group {position + 1}", size="Large", weight="Bolder"),
         *_errors(errors or {}),
-        *_group_fields(values, people, channels),
+        *_group_fields(values, people, channels, asks_customers=asks),
     ]
     return card(body, [execute(GROUP_VERB, "Next", {"draft": draft, "key": key, "position": position})])
 
@@ -146,6 +177,9 @@ def review(r: Review) -> Card:
         block(f"**{len(resolution.recipients)} people in all** will get a direct message."),
         *(block(f"⚠ {warning}", color="Warning") for warning in r.warnings),
     ]
+    scheduled = r.scheduled
+    if scheduled is not None:
+        body.insert(3, block("📅 " + copy.SCHEDULED_FOR.format(when=scheduled[0], zone=scheduled[1])))
     if r.preview is not None:
         body.append(block("Preview: everyone sees their own groups' expectations", isSubtle=True))
         body.append(
@@ -155,10 +189,16 @@ def review(r: Review) -> Card:
                 "items": announcement_card(r.preview, preview=True)["body"],
             }
         )
-    return card(body, [execute(PUBLISH_VERB, "Publish", {"key": change.key})])
+    title = copy.SCHEDULE if scheduled is not None else "Publish"
+    return card(body, [execute(PUBLISH_VERB, title, {"key": change.key})])
 
 
-def published(key: str, recipients: int, *, note: str = "") -> Card:
+def published(key: str, recipients: int, *, note: str = "", scheduled: tuple[str, str] | None = None) -> Card:
+    """How publishing went; a scheduled change says when it goes out, with Publish now and Cancel."""
+    if scheduled is not None and not note:
+        when, zone = scheduled
+        body = [block(copy.SCHEDULED_ON_CARD.format(key=key, when=when, zone=zone))]
+        return card(body, schedule_actions(key))
     return card(
         [
             block(note or copy.PUBLISHED.format(key=key, count=recipients)),

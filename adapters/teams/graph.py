@@ -7,10 +7,10 @@ The Bot Connector cannot list a conversation's messages; Graph can (documented, 
   teamsApp/externalId eq '{app id}'`, then `GET /users/{aad}/teamwork/installedApps/{id}/chat` (application
   permission `TeamsAppInstallation.ReadForUser.All`). The bot's `a:` conversation id is not a Graph chat id.
 - its messages: `GET /chats/{chat id}/messages?$top=50&$orderby=lastModifiedDateTime desc&$filter=
-  lastModifiedDateTime gt …` (application `Chat.Read.WhereInstalled` / `Chat.Read.All`, protected APIs that
-  Microsoft approves on request, or RSC `ChatMessage.Read.Chat`). A bot's card comes back as an attachment
-  whose `content` is the card's JSON, so the card carries a client-generated id Realign can recognise: the
-  `id` of its first element, `realign-<kind>-<row id>` (see `marker`).
+  lastModifiedDateTime gt …` (application `Chat.Read.All`, a protected API that Microsoft approves on
+  request, or the RSC permission `ChatMessage.Read.Chat`, declared in a manifest). A bot's card comes back
+  as an attachment whose `content` is the card's JSON, so the card carries a client-generated id Realign
+  can recognise: the `id` of its first element, `realign-<kind>-<row id>` (see `marker`).
 
 Tokens come from the bot's own registration (client credentials, scope `https://graph.microsoft.com/.default`,
 authority = the tenant the chat lives in), through botframework's MSAL wrapper, cached by it.

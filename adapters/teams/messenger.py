@@ -16,19 +16,21 @@ is an unsure retry, never a blind resend (see docs/architecture.md, "Teams and e
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment, ChannelAccount, ConversationParameters
 from msrest.exceptions import ClientRequestError, DeserializationError, HttpOperationError
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import ConnectTimeout
 
-from adapters.teams import amend, cards
+from adapters.teams import amend, capacity, cards
 from adapters.teams.connector import Connectors
 from adapters.teams.graph import GraphError, mark, marker
+from adapters.teams.replies import Replies, Throttled
 from bot.amend import AmendNotice
+from bot.capacity import CapacityReply, CapacityRequest
 from bot.clock import Clock
 from bot.model import Announcement, Escalation, GapReport
 from bot.ports import Failed, Found, MessageRef, Retry, SendResult, Sent
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 UNREACHABLE = "teams_unreachable"  # nobody knows how to reach them: in no team or chat with Realign
 DELIVERY, NOTICE = "delivery", "notice"
 RETRYABLE = frozenset({412, 500, 502, 503, 504})
+T = TypeVar("T")
 
 
 class Records(Protocol):
@@ -124,8 +127,10 @@ class TeamsMessenger:
         records: Records,
         clock: Clock,
         on_error: Callable[[str], None] | None = None,
+        replies: Replies | None = None,
     ) -> None:
         self.workspace = workspace
+        self.replies = replies  # the web loop's: sends someone waits for stay within its share of the rate
         self.tenant_id = tenant_id
         self.bot_id = bot_id
         self.connectors = connectors
@@ -299,17 +304,31 @@ class TeamsMessenger:
             client = await self.connectors.client(reach.service_url)
             if reply_to:
                 try:
-                    sent = await client.conversations.reply_to_activity(conversation_id, reply_to, activity)
+                    sent = await self._interactive(
+                        "a reply",
+                        lambda: client.conversations.reply_to_activity(conversation_id, reply_to, activity),
+                    )
                     return Sent(MessageRef(user_id, sent.id))
+                except Throttled as error:
+                    return Retry("Throttled", after=error.retry_after, rate_limited=True)
                 except Exception as error:
                     verdict = self._classify(error)
                     if isinstance(verdict, Retry):
                         return verdict
                     log.warning("Teams refused a reply (%s); sending it as a new message", verdict.reason)
-            sent = await client.conversations.send_to_conversation(conversation_id, activity)
+            sent = await self._interactive(
+                "a message", lambda: client.conversations.send_to_conversation(conversation_id, activity)
+            )
+        except Throttled as error:
+            return Retry("Throttled", after=error.retry_after, rate_limited=True)
         except Exception as error:
             return self._classify(error)
         return Sent(MessageRef(user_id, sent.id))
+
+    async def _interactive(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """A send someone waits for: on the web loop, paid for by the engine's budget of the tenant (a 429
+        waited out once); the engine's messenger has no `replies`, its limiter paces it already."""
+        return await (call() if self.replies is None else self.replies.send(what, call))
 
     async def send_question(self, question: Question) -> SendResult:
         people = await self.names(question.asker_id)
@@ -342,7 +361,14 @@ class TeamsMessenger:
         client = await self.connectors.client(reach.service_url)
         activity = message(card, summary)
         activity.id = ref.id
-        await client.conversations.update_activity(reach.conversation_id, ref.id, activity)
+        conversation_id = reach.conversation_id
+        try:
+            await self._interactive(
+                "a card update",
+                lambda: client.conversations.update_activity(conversation_id, ref.id, activity),
+            )
+        except Throttled:
+            return  # said in one log line; the card shows its old state until the next update
 
     async def send_amendment(self, notice: AmendNotice, *, notice_id: int) -> SendResult:
         """The card updated in place; for someone asked again, a note after it (a 1:1 chat has no
@@ -363,3 +389,28 @@ class TeamsMessenger:
 
     async def update_reminder(self, ref: MessageRef, announcement: Announcement) -> None:
         await self._update(ref, cards.reminder(announcement), cards.reminder_text(announcement))
+
+    # --- the capacity check (bot.capacity.CapacityMessenger): the question is a notice, the answer direct
+
+    async def send_capacity_check(self, request: CapacityRequest, *, notice_id: int) -> SendResult:
+        people = await self._names_or_ids(request.change.announcer_id)
+        return await self._post(
+            request.manager_id,
+            capacity.request(request, people),
+            capacity.request_text(request),
+            kind=NOTICE,
+            row_id=notice_id,
+        )
+
+    async def send_capacity_reply(self, reply: CapacityReply) -> SendResult:
+        people = await self._names_or_ids(reply.manager_id)
+        return await self.send_direct(
+            reply.announcer_id, capacity.reply(reply, people), capacity.reply_text(reply, people)
+        )
+
+    async def _names_or_ids(self, *user_ids: str) -> dict[str, str]:
+        try:
+            return await self.names(*user_ids)
+        except Exception:  # names are a nicety: the message goes out with ids rather than not at all
+            log.exception("could not read the names for a capacity check message")
+            return {}

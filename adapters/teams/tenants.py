@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 
 from adapters.teams.directory import TeamsDirectory
 from adapters.teams.messenger import TeamsMessenger
+from adapters.teams.sync import RosterSync
 from bot.rate import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ class Tenant:
     workspace: str
     messenger: TeamsMessenger
     directory: TeamsDirectory
-    limiter: RateLimiter
+    limiter: RateLimiter  # TEAMS_POST_RATE (the web loop's replies are paid for by the engine's)
+    rosters: RosterSync | None = None  # the hourly roster sync (the engine's directory tick)
 
 
 class Part(Mapping[str, T], Generic[T]):

@@ -7,11 +7,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from adapters.teams.capacity import CAPACITY_VERBS, comment_input
 from bot import copy
 from bot.announce import Basics
+from bot.capacity import COMMENT_LIMIT, CapacityAnswer
 from bot.errors import InvalidInput
 from bot.model import AudienceGroup, CustomerImpact
 
@@ -20,6 +23,7 @@ ID_LIMIT = 200
 USER_ID_LIMIT = 64  # a user id as the database keeps it
 COMMANDS = ("announce-change", "change-status", "help")
 SEARCH_LIMIT = 50  # typeahead results per query, at most
+TZ_LIMIT = 64  # an IANA zone name, at most
 _MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
 
 
@@ -83,6 +87,24 @@ def day(data: dict[str, Any], name: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidInput({name: copy.BAD_DATE}) from None
+
+
+def clock(data: dict[str, Any], name: str) -> time | None:
+    """An Input.Time's `HH:mm` (some clients add `:ss`); None when no time was chosen."""
+    value = text(data, name).strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"[0-9]{2}:[0-9]{2}(:[0-9]{2})?", value):
+        raise InvalidInput({name: copy.UNREADABLE})
+    try:
+        return time.fromisoformat(value).replace(second=0)
+    except ValueError:
+        raise InvalidInput({name: copy.UNREADABLE}) from None
+
+
+def _yes(data: dict[str, Any], name: str) -> bool:
+    """An Input.Toggle's answer ("true" / "false")."""
+    return str(data.get(name)).lower() == "true"
 
 
 def _choices(data: dict[str, Any], name: str) -> tuple[str, ...]:
@@ -154,6 +176,9 @@ def basics(data: dict[str, Any]) -> Basics:
         customer_plan=text(data, "customer_plan"),
         owner_id=_owner(data),
         own_words=str(data.get("own_words")).lower() == "true",
+        publish_on=day(data, "publish_on"),
+        publish_time=clock(data, "publish_time"),
+        capacity_check=_yes(data, "capacity_check"),
     )
 
 
@@ -164,4 +189,39 @@ def group(data: dict[str, Any]) -> AudienceGroup:
         from_effective=text(data, "from_effective").strip(),
         user_ids=_choices(data, "people"),
         channel_ids=_choices(data, "channels"),
+        customer_facing=_yes(data, "customer_facing"),
     )
+
+
+def capacity(data: dict[str, Any]) -> tuple[str, CapacityAnswer, str]:
+    """A manager's answer to a capacity check: the change key, the answer (the verb says which), and the
+    text of that answer's comment box."""
+    answer = next((a for a, name in CAPACITY_VERBS.items() if name == verb(data)), None)
+    if answer is None:
+        raise InvalidInput({"button": copy.BUTTON_UNREADABLE})
+    comment = text(data, comment_input(answer), limit=COMMENT_LIMIT)
+    return identifier(data, "key"), answer, comment
+
+
+def time_zone(entities: Any) -> str | None:
+    """The IANA time zone an activity's `clientInfo` entity reports (`Europe/London`), if it is one
+    Realign knows; a Teams roster has none, so this is where a person's time zone comes from."""
+    for entity in entities if isinstance(entities, list) else ():
+        # botbuilder's Entity model keeps fields it has no attribute for in `additional_properties`
+        fields = (
+            entity
+            if isinstance(entity, dict)
+            else {
+                **(getattr(entity, "additional_properties", None) or {}),
+                "type": getattr(entity, "type", None),
+            }
+        )
+        found = fields.get("timezone")
+        if fields.get("type") != "clientInfo" or not isinstance(found, str) or not 0 < len(found) <= TZ_LIMIT:
+            continue
+        try:
+            ZoneInfo(found)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+        return found
+    return None

@@ -7,7 +7,9 @@ tenant (users, teams, channels, 1:1 chats) and every call recorded. It also answ
 Graph reads Realign uses to find a card whose post went unanswered (`graph_url`, under `/v1.0/`): the app's
 personal installation for a user, the chat of that installation (`19:<aad>_<app id>@unq.gbl.spaces`),
 and that chat's messages (chatMessage JSON, the bot's cards as attachments, newest change first, paged
-by 50 at most); they share the faults but not the connector's rate limit.
+by 50 at most); they share the faults but not the connector's rate limit. The activities it builds for
+Realign (installs and removals, people leaving, installationUpdates, messages, invokes) carry a
+`clientInfo` entity as Teams clients send it, with the user's time zone when `timezones` has one.
 Standalone: `python -m tests.fakes.teams_connector --port 0 [--users N] [--rate-limit PER_SECOND]`.
 """
 
@@ -171,6 +173,7 @@ class FakeConnector:
         self.teams: dict[str, _Team] = {}
         self.blocked: set[str] = set()  # users who blocked the bot: 403 ConversationBlockedByUser
         self.uninstalled: set[str] = set()  # users without the app: 403 on create / send
+        self.timezones: dict[str, str] = {}  # user id -> the IANA zone their client reports (clientInfo)
         self._by_aad: dict[str, str] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._ratios: dict[str, tuple[float, int, random.Random]] = {}
@@ -403,6 +406,43 @@ class FakeConnector:
             team = self.teams[conversation.team_id]
             activity["channelData"]["team"] |= {"name": team.name, "aadGroupId": team.aad_group_id}
             activity["channelData"]["eventType"] = "teamMemberAdded"
+        return activity
+
+    def removed_by(self, user_id: str, *, conversation_id: str | None = None) -> Json:
+        """The conversationUpdate Teams sends when `user_id` removes the bot from their personal scope,
+        or (with `conversation_id`) from a team or chat; the personal scope answers 403 from then on."""
+        activity = self._inbound(
+            user_id, {"type": "conversationUpdate", "membersRemoved": [{"id": self.bot_id}]}, conversation_id
+        )
+        if conversation_id is None:
+            self.uninstall(user_id)
+        elif self.conversations[conversation_id].team_id:
+            activity["channelData"]["eventType"] = "teamMemberRemoved"
+        return activity
+
+    def installation_update(self, user_id: str, action: str, *, conversation_id: str | None = None) -> Json:
+        """An installationUpdate (`add`, `remove`, `add-upgrade`, ...) from `user_id`, in their personal
+        scope or in a team or chat; `remove` in a personal scope makes it answer 403 from then on."""
+        activity = self._inbound(user_id, {"type": "installationUpdate", "action": action}, conversation_id)
+        if action == "remove" and conversation_id is None:
+            self.uninstall(user_id)
+        return activity
+
+    def members_left(self, conversation_id: str, user_ids: list[str], *, by: str) -> Json:
+        """`user_ids` leave the team (its channels too) or chat `conversation_id`: they are gone from its
+        roster, and the conversationUpdate Teams sends about it (from `by`) is returned."""
+        conversation = self.conversations[conversation_id]
+        team = self.teams.get(conversation.team_id or "")
+        for channel in [self.conversations[c] for c in team.channels] if team else [conversation]:
+            for user_id in user_ids:
+                if user_id in channel.members:
+                    channel.members.remove(user_id)
+        removed = [{"id": u, "aadObjectId": self.users[u]["aadObjectId"]} for u in user_ids]
+        activity = self._inbound(
+            by, {"type": "conversationUpdate", "membersRemoved": removed}, conversation_id
+        )
+        if team:
+            activity["channelData"]["eventType"] = "teamMemberRemoved"
         return activity
 
     # --- fault injection ---------------------------------------------------------------------------
@@ -805,7 +845,11 @@ class FakeConnector:
         account: Json = {"id": cid, "conversationType": kind, "tenantId": conversation.tenant_id}
         if kind != "personal":
             account["isGroup"] = True
+        entities = [{"type": "clientInfo", "locale": "en-GB", "country": "GB", "platform": "Web"}]
+        if user_id in self.timezones:
+            entities[0]["timezone"] = self.timezones[user_id]
         return {
+            "entities": entities,
             **{k: v for k, v in content.items() if v is not None},
             "id": self._next_id(),
             "channelId": "msteams",
