@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from bot.clock import Clock
-from bot.model import Announcement, announcement_for
+from bot.model import Announcement, Change, announcement_for
 from bot.ports import DeliveryQueue, MessageRef, Messenger
+
+
+class OnAcknowledged(Protocol):
+    """Told of each first acknowledgement (e.g. the Home tab republishes the pages it changes)."""
+
+    def __call__(self, *, delivery_id: int, user_id: str, change: Change) -> None: ...
 
 
 class Acknowledging:
@@ -21,12 +27,14 @@ class Acknowledging:
         messenger: Messenger,
         clock: Clock,
         later: Callable[[Coroutine[Any, Any, Any]], None],
+        on_acknowledged: OnAcknowledged | None = None,
     ) -> None:
         self.workspace = workspace
         self.queue = queue
         self.messenger = messenger
         self.clock = clock
         self.later = later  # runs work after the click has been answered
+        self.on_acknowledged = on_acknowledged
 
     async def acknowledge(
         self, *, delivery_id: int, user_id: str, clicked_in: MessageRef | None
@@ -46,4 +54,6 @@ class Acknowledging:
             self.later(self.messenger.update_announcement(original, shown))
         if clicked_in is not None and clicked_in != original:  # clicked in a reminder
             self.later(self.messenger.update_reminder(clicked_in, shown))
+        if ack.first and self.on_acknowledged is not None:
+            self.on_acknowledged(delivery_id=delivery_id, user_id=user_id, change=ack.change)
         return shown

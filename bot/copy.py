@@ -183,6 +183,9 @@ FAILURE_REASONS = {
     "ConversationNotFound": "not found",
     "MemberNotFoundInConversation": "not found",
     "teams_unreachable": "not in any team or chat Realign was added to",
+    "teams_removed": "Realign was removed from this tenant",  # the last team or chat removed it
+    "teams_removed_by_user": "they removed Realign",  # a personal uninstall
+    REMOVED_FROM_WORKSPACE: REMOVED_FROM_WORKSPACE,  # a Slack uninstall (stored in words already)
 }
 FAILED_AFTER_TRIES = "could not be reached after {attempts} tries"
 FAILED_OTHERWISE = "could not be delivered"
@@ -252,6 +255,26 @@ GAP_QUESTIONS = "{count} question(s) and concern(s) still open:"
 NO_SUCH_QUESTION = "That question is not known here any more."
 FORM_NOT_OPENED = "Realign could not open the form just now. Please click the button again."
 
+# --- the audit export from /change-status (bot.exporting, adapters.slack.exports) ---------------------
+EXPORT_CSV = "Export CSV"
+EXPORT_PREPARING = "Preparing the audit export of {key}… it comes to your direct messages with Realign."
+EXPORT_TITLE = "{key} audit export"
+EXPORT_COMMENT = "The audit export of *{key}: {title}*: {count} rows, one per targeted or excluded person."
+EXPORT_SENT = "The audit export of {key} ({count} rows) is in your direct messages with Realign."
+EXPORT_FAILED = (
+    "Realign could not send you the audit export of {key}: {reason} Please click Export CSV again."
+)
+EXPORT_REASONS = {  # by Slack error code; what people read
+    "upload_refused": "Slack did not take the file.",
+    "unreachable": "Slack could not be reached.",
+    "unreadable": "its rows could not be read from the database.",
+    "missing_scope": "Realign may not upload files here (its app needs the files:write scope).",
+    "not_allowed_token_type": "Realign may not upload files here (its app needs the files:write scope).",
+    "ratelimited": "Slack asked Realign to slow down.",
+    "file_upload_size_restricted": "the file is larger than this workspace allows.",
+}
+EXPORT_REASON_OTHER = "Slack refused the file ({code})."
+
 # --- in your own words -----------------------------------------------------------------------------------
 OWN_WORDS_OPTION = "Ask each person to say in one line what they will do differently"
 OWN_WORDS_PROMPT = "In one line: what will you do differently from {effective}?"
@@ -272,6 +295,10 @@ CANCEL_SCHEDULE = "Cancel publishing"
 SCHEDULE_CANCELLED = "{key} will not be published: its scheduled publish is cancelled."
 NOT_SCHEDULED = "{key} is not waiting to be published."
 STATUS_SCHEDULED = "Scheduled to publish {when}."
+SCHEDULED_ON_CARD = (  # Teams: the card after Schedule carries Publish now / Cancel publishing itself
+    "{key} is scheduled: it publishes {when} ({zone}). Until then you can publish it now or cancel it, "
+    "here or from `change-status {key}`."
+)
 
 
 def local_moment(value: datetime) -> str:
@@ -306,3 +333,34 @@ WARN_NO_CUSTOMER_FACING = (
     "Customers are directly affected but no group is marked as facing customers: nobody will be told "
     "what to tell them. Mark the groups that talk to customers."
 )
+
+
+# --- the digest and the Home tab (bot.digest, bot.home) ----------------------------------------------------
+def counted(count: int, one: str, many: str) -> str:
+    """`1 open question`, `3 open questions`."""
+    return f"{count} {one if count == 1 else many}"
+
+
+DIGEST_HEADER = "Realign digest · week to {day}"
+DIGEST_FALLBACK = (
+    "Realign digest for the week to {day}: {announced} announced, {coming} coming into effect, {open} open"
+)
+DIGEST_NOTHING = "No changes this week: nothing announced, nothing coming into effect, nothing open."
+DIGEST_ANNOUNCED = "*Announced this week* ({count})"
+DIGEST_COMING = "*Coming into effect in the next 7 days* ({count})"
+DIGEST_OPEN = "*Open changes: acknowledged so far* ({count})"
+DIGEST_ANNOUNCED_LINE = "• *{key}* {title} · by {announcer}, {day}"
+DIGEST_COMING_LINE = "• *{key}* {title} · {day}"
+PROGRESS_LINE = "• *{key}* {title} · {acknowledged}/{targeted} acknowledged ({percent}%){asked}"
+OPEN_QUESTIONS = ("open question", "open questions")
+OPEN_CONCERNS = ("open concern", "open concerns")
+HOME_HEADER = "Realign"
+HOME_TO_ACKNOWLEDGE = "*Waiting for your acknowledgement* ({count})"
+HOME_TO_ACKNOWLEDGE_LINE = "*{key}* {title}\nAcknowledge by {deadline} · in effect {effective}"
+HOME_NOTHING_TO_ACKNOWLEDGE = "You have acknowledged every change that reached you. :white_check_mark:"
+HOME_YOURS = "*Your changes* ({count})"
+HOME_ALL = "*Every change* ({count})"  # an admin (REALIGN_ADMINS) sees them all
+HOME_TEAM = "*Your team: still to acknowledge*"
+HOME_TEAM_LINE = "• *{key}* {title} · {pending} of {reports} of your reports: {names}"
+HOME_STATE = {"scheduled": " (scheduled)", "closed": " (closed)"}
+HOME_FOOTER = "`/change-status CHG-n` for the details of a change, `/announce-change` to announce one."

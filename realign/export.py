@@ -7,7 +7,6 @@ so a failed export never leaves half a file under the name asked for."""
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot import copy
 from bot.errors import ConfigError
+from bot.exporting import write_csv
 from realign.settings import Settings
 from store.db import Database, parse_url, safe_url
 from store.export import COLUMNS, export_rows, find_change
@@ -39,13 +39,7 @@ async def _write(db: Database, key: str, out: TextIO) -> int:
         ) from error
     if change is None:
         raise ConfigError(copy.NO_SUCH_CHANGE.format(key=key))
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    written = 0
-    async for row in export_rows(db, change):
-        writer.writerow(row)
-        written += 1
-    return written
+    return await write_csv(COLUMNS, export_rows(db, change), out)  # the Export CSV button's writer too
 
 
 async def export(settings: Settings, args: argparse.Namespace) -> int:

@@ -43,8 +43,8 @@ def announcing_for(
 def publish_tick(
     wiring: Wiring, settings: Settings, *, on_published: Callable[[], None]
 ) -> ScheduledPublishing:
-    """The engine's publish tick over this loop's workspaces (Slack's; a Teams tenant's directory too,
-    though the Teams form cannot schedule yet)."""
+    """The engine's publish tick over this loop's workspaces: Slack's and the Teams tenants' (each
+    through its own directory)."""
 
     async def announcing(workspace: str) -> Announcing | None:
         if workspace.startswith("teams:"):

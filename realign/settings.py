@@ -23,6 +23,7 @@ from bot.durations import (
     span,
 )
 from bot.errors import ConfigError
+from realign.cron import CronSchedule
 
 PLACEHOLDERS = re.compile(
     r"^(changeme|change-me|xxx+|todo|your[-_ ].*|(xoxb|xapp)-your.*|<.*>|\.\.\.)$", re.I
@@ -34,6 +35,7 @@ Days = Annotated[frozenset[int], NoDecode]
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 EVERY_DAY = frozenset(range(7))
 LOG_FORMATS = ("text", "json")
+DIGEST_CHANNEL = re.compile(r"^(T[A-Z0-9]+/)?[CG][A-Z0-9]+$")  # a channel id, or a team id / channel id
 BAD_DAYS = "'{value}' is not like mon-fri, mon,tue,thu or always"
 # (shortest, longest) of each duration setting; the announce modal accepts the same follow-up range.
 DURATION_BOUNDS: dict[str, tuple[timedelta | None, timedelta]] = {
@@ -115,6 +117,9 @@ class Settings(BaseSettings):
     working_days: Days = Field(frozenset(range(5)), alias="REALIGN_WORKING_DAYS")
     max_audience: int = Field(100_000, alias="REALIGN_MAX_AUDIENCE", ge=1, le=10_000_000)
     log_format: str = Field("text", alias="REALIGN_LOG_FORMAT")  # text, or json: one object a line
+    # The digest (realign.digest): a Slack channel id, `<team id>/<channel id>` with OAuth; unset: none.
+    digest_channel: str | None = Field(None, alias="REALIGN_DIGEST_CHANNEL")
+    digest_cron: str = Field("0 9 * * mon", alias="REALIGN_DIGEST_CRON")  # five fields, in UTC
 
     @field_validator(
         "slack_bot_token", "slack_signing_secret", "slack_app_token", "microsoft_app_password", mode="before"
@@ -195,6 +200,23 @@ class Settings(BaseSettings):
             raise ValueError(f"'{value}' is not one of {', '.join(LOG_FORMATS)}")
         return value.strip().lower()
 
+    @field_validator("digest_channel", mode="before")
+    @classmethod
+    def _digest_channel(cls, value: object) -> object:
+        if not isinstance(value, str) or not value.strip():
+            return None if isinstance(value, str) else value  # empty counts as unset
+        if not DIGEST_CHANNEL.match(value.strip()):
+            raise ValueError(
+                f"'{value}' is not a Slack channel id like C0123ABCD (or T0123ABCD/C0123ABCD, a workspace's"
+                " team id and a channel id, with many workspaces); the channel's details show its id"
+            )
+        return value.strip()
+
+    @field_validator("digest_cron")
+    @classmethod
+    def _digest_cron(cls, value: str) -> str:
+        return CronSchedule(value).expression  # ValueError says what is wrong with it
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
@@ -274,6 +296,23 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SLACK_APP_TOKEN must be an app-level token (it starts with xapp-; create one with the"
                 " connections:write scope under Basic Information)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _digest_destination(self) -> Settings:
+        channel = self.digest_channel
+        if channel is None:
+            return self
+        if not (self.slack_enabled or self.slack_oauth):
+            raise ValueError(
+                "REALIGN_DIGEST_CHANNEL is set but Slack is not; the digest is posted to a Slack channel"
+                " (set SLACK_BOT_TOKEN, or SLACK_CLIENT_ID ... for many workspaces)"
+            )
+        if self.slack_oauth and "/" not in channel:
+            raise ValueError(
+                "with SLACK_CLIENT_ID (many workspaces) write REALIGN_DIGEST_CHANNEL as"
+                f" <team id>/<channel id>, e.g. T0123ABCD/{channel}"
             )
         return self
 

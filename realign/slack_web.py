@@ -17,11 +17,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.app import SlackServices
 from adapters.slack.directory import SlackDirectory
+from adapters.slack.home import SlackHomePublisher
 from adapters.slack.install import InstalledBot
 from bot import copy
 from bot.acknowledge import Acknowledging
 from bot.amend import Amending
 from bot.capacity import CapacityChecking
+from bot.exporting import Exporting
+from bot.home import HomePages
 from bot.questions import Questioning
 from bot.status import Closing, Reporting, Requeueing
 from bot.words import Restating
@@ -31,6 +34,8 @@ from realign.slacks import Slack, workspace_key
 from realign.wiring import Wiring
 from store.amend import SqlAmendments
 from store.capacity import SqlCapacity
+from store.export import SqlExport
+from store.home import SqlHome
 from store.questions import SqlQuestions
 from store.removal import stop_workspace
 from store.words import SqlOwnWords
@@ -122,12 +127,21 @@ class SlackWebWorkspaces:
             words=words,
             capacity=capacity,
         )
+        home = HomePages(
+            workspace=workspace,
+            store=SqlHome(wiring.db),
+            changes=wiring.changes,
+            publisher=SlackHomePublisher(slack.client),
+            later=wiring.in_background,
+            admins=settings.admins,
+        )
         acknowledging = Acknowledging(
             workspace=workspace,
             queue=wiring.queue,
             messenger=slack.messenger,
             clock=clock,
             later=wiring.in_background,
+            on_acknowledged=home.acknowledged,  # the pages it changes are republished
         )
         announcing = announcing_for(
             wiring, settings, workspace=workspace, directory=slack.directory, on_published=self.wake
@@ -155,4 +169,6 @@ class SlackWebWorkspaces:
             capacity=CapacityChecking(
                 workspace=workspace, store=capacity, messenger=slack.messenger, clock=clock
             ),
+            home=home,
+            exporting=Exporting(reporting=reporting, rows=SqlExport(wiring.db)),
         )

@@ -136,3 +136,15 @@ async def export_rows(db: Database, change: model.Change) -> AsyncIterator[list[
         result = await session.stream(_query(change.id).execution_options(yield_per=BATCH))
         async for row in result:
             yield _row(change, row)
+
+
+class SqlExport:
+    """`bot.exporting.ExportRows` over the database: the same rows `realign export` writes."""
+
+    columns = COLUMNS
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def rows(self, change: model.Change) -> AsyncIterator[list[str]]:
+        return export_rows(self.db, change)

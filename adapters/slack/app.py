@@ -21,6 +21,8 @@ from adapters.slack import render, translate
 from adapters.slack.amend import register_amending
 from adapters.slack.checks import register_checks
 from adapters.slack.directory import SlackDirectory
+from adapters.slack.exports import register_exports
+from adapters.slack.home import register_home
 from adapters.slack.install import Installs
 from adapters.slack.questions import register_questions
 from adapters.slack.replies import Ack, errors_on, said, tell
@@ -30,6 +32,8 @@ from bot.amend import Amending
 from bot.announce import Announcing
 from bot.capacity import CapacityChecking
 from bot.errors import InvalidInput, RealignError
+from bot.exporting import Exporting
+from bot.home import HomePages
 from bot.questions import Questioning
 from bot.status import Closing, Reporting, Requeueing
 from bot.words import Restating
@@ -54,6 +58,8 @@ class SlackServices:
     directory: SlackDirectory
     in_background: Callable[[Coroutine[Any, Any, Any]], None]
     capacity: CapacityChecking | None = None
+    home: HomePages | None = None  # the App Home tab (adapters.slack.home)
+    exporting: Exporting | None = None  # Export CSV in /change-status CHG-n (adapters.slack.exports)
 
 
 # A request's team id -> the services of that workspace (None: Realign is not installed there).
@@ -155,6 +161,8 @@ def register(app: AsyncApp) -> None:
     register_questions(app)
     register_checks(app)
     register_amending(app)
+    register_home(app)
+    register_exports(app)
 
 
 def _register_announce(app: AsyncApp) -> None:

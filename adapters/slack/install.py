@@ -37,6 +37,9 @@ BOT_SCOPES = (
     "usergroups:read",
     "channels:read",
     "groups:read",
+    "channels:history",  # the digest (REALIGN_DIGEST_CHANNEL): reconciling a post
+    "groups:history",
+    "files:write",  # the audit export from /change-status (adapters.slack.exports)
 )
 
 

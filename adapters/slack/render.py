@@ -43,6 +43,7 @@ ACK_ACTION = "realign.acknowledge"
 RETRY_ACTION = "realign.retry_failed"
 CLOSE_ACTION = "realign.close"
 AMEND_ACTION = "realign.amend"  # adapters.slack.amend
+EXPORT_ACTION = "realign.export"  # adapters.slack.exports: the audit CSV into the clicker's DM
 BASICS, GROUP, REVIEW = "realign.basics", "realign.group", "realign.review"
 OVERVIEW_SHOWN = 40  # changes listed by /change-status (Slack shows at most 50 blocks)
 DURATION_CHARS = 20  # the follow-up durations' text boxes: "1h30m"-style, never long
@@ -474,6 +475,8 @@ def detail(status: ChangeStatus) -> list[Block]:
     if change.state is ChangeState.PUBLISHED:
         buttons.append(button(CLOSE_ACTION, copy.CLOSE, change.key))
         buttons.append(button(AMEND_ACTION, copy.AMEND, change.key))
+    if change.state in (ChangeState.PUBLISHED, ChangeState.CLOSED):  # a change with people to list
+        buttons.append(button(EXPORT_ACTION, copy.EXPORT_CSV, change.key))
     if buttons:
         blocks.append({"type": "actions", "block_id": "realign.status", "elements": buttons})
     return blocks  # at most MAX_GROUPS + 5 blocks: within Slack's 50

@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.slack_files import Files
 from tests.fakes.slack_state import Message, Params, SlackError, Workspace, bulk_ids
 from tests.fakes.standalone import serve_until_signalled
 
@@ -130,6 +131,8 @@ class FakeSlack:
         self._throttles: dict[str, list[_Throttle]] = {}
         self._method_tokens: dict[str, str] = {}  # methods that take another token (an app-level one)
         self._runner: web.AppRunner | None = None
+        self.files = Files(lambda: self.url)  # external uploads: files.* and the upload URL
+        self.files.serve(self.workspace)
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -141,6 +144,7 @@ class FakeSlack:
         app.router.add_post("/_fake/users", self._add_users)
         app.router.add_post("/_fake/config", self._configure)
         app.router.add_post("/_response/{key}", self._response)
+        app.router.add_post("/_upload/{file_id}", self.files.receive)
         # Cancelling a handler whose client gave up makes `slow(after_effect=False)` leave no effect;
         # the short shutdown keeps a sleeping `slow` call from holding up stop().
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1)
@@ -215,6 +219,7 @@ class FakeSlack:
         workspace = Workspace(team_id=team_id, bot_user_id=bot_user_id, name=name or f"Team {team_id}")
         self.teams[team_id] = workspace
         self._team_tokens[token] = team_id
+        self.files.serve(workspace)
         return workspace
 
     def team(self, team_id: str) -> Workspace:
@@ -283,6 +288,14 @@ class FakeSlack:
     def views(self) -> dict[str, dict[str, Any]]:
         """View id -> latest view opened, pushed or updated."""
         return self.workspace.views
+
+    def home_of(self, user_id: str, *, team: str | None = None) -> dict[str, Any] | None:
+        """The user's App Home tab as Realign last published it (views.publish), if ever."""
+        return (self.teams[team] if team else self.workspace).homes.get(user_id)
+
+    def home_publishes(self, user_id: str) -> int:
+        """How many views.publish calls were made for the user."""
+        return sum(1 for call in self.calls_to("views.publish") if call.params.get("user_id") == user_id)
 
     @property
     def ephemerals(self) -> list[dict[str, Any]]:

@@ -67,6 +67,7 @@ class Workspace:
         self.views: dict[str, dict[str, Any]] = {}
         self._views_by_external_id: dict[str, str] = {}
         self.ephemerals: list[dict[str, Any]] = []
+        self.homes: dict[str, dict[str, Any]] = {}  # user id -> their Home tab as last published
         self._last_ts_us = 0
         self._serial = 0
         self.methods: dict[str, Callable[[Params], dict[str, Any]]] = {
@@ -85,6 +86,7 @@ class Workspace:
             "views.open": self.views_open,
             "views.push": self.views_push,
             "views.update": self.views_update,
+            "views.publish": self.views_publish,
         }
 
     # --- seeding and inspection -------------------------------------------------------------------
@@ -303,6 +305,22 @@ class Workspace:
         return {"view": self._store_view(f"V{next(_VIEW_IDS):08X}", params)}
 
     views_push = views_open
+
+    def views_publish(self, params: Params) -> dict[str, Any]:
+        """A user's App Home tab (`view.type` home), replaced whole by each publish."""
+        user = self._user(params.get("user_id"))
+        view = params.get("view")
+        if not isinstance(view, dict) or view.get("type") != "home":
+            raise SlackError("invalid_arguments")
+        if len(view.get("blocks") or []) > MAX_VIEW_BLOCKS:
+            raise SlackError("invalid_blocks")
+        current = self.homes.get(user["id"])
+        if params.get("hash") and current is not None and params["hash"] != current["hash"]:
+            raise SlackError("hash_conflict")
+        view_id = current["id"] if current is not None else f"V{next(_VIEW_IDS):08X}"
+        stored = {**view, "id": view_id, "team_id": self.team_id, "hash": f"{self._next_serial():08x}"}
+        self.homes[user["id"]] = stored
+        return {"view": stored}
 
     def views_update(self, params: Params) -> dict[str, Any]:
         view_id = params.get("view_id") or self._views_by_external_id.get(params.get("external_id", ""))
