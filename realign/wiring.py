@@ -197,6 +197,7 @@ class Wiring:
             replies=Replies(workspace=workspace, limiter=limiter, paid=lambda: self.debit(workspace))
             if self.interactive
             else None,
+            pace=None if self.interactive else limiter.acquire,
         )
         directory = TeamsDirectory(workspace=workspace, people=self.people, rosters=self.teams_records)
         rosters = RosterSync(

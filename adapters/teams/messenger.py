@@ -128,8 +128,13 @@ class TeamsMessenger:
         clock: Clock,
         on_error: Callable[[str], None] | None = None,
         replies: Replies | None = None,
+        pace: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.workspace = workspace
+        # The engine's limiter: the outbox takes one slot a send; when the 1:1 chat had to be created
+        # first (a request of its own), the post waits for a second slot (else a cold fan-out would
+        # run at twice the rate).
+        self.pace = pace
         self.replies = replies  # the web loop's: sends someone waits for stay within its share of the rate
         self.tenant_id = tenant_id
         self.bot_id = bot_id
@@ -174,6 +179,8 @@ class TeamsMessenger:
                 else verdict
             )
         await self.records.set_conversation(self.workspace, user_id, made.id)
+        if self.pace is not None:  # the send that follows is a request of its own: it waits for a slot
+            await self.pace()
         return reach, made.id
 
     async def _post(

@@ -145,3 +145,25 @@ async def test_reminders_escalations_and_the_gap_report(
     await until(
         lambda: any("no manager on record" in str(c) for c in fake.cards_to(ANNOUNCER)), clock, step=0
     )
+
+
+async def test_a_cold_fan_out_keeps_to_the_tenants_rate(
+    database_url: str,
+    fake: FakeConnector,  # noqa: F811
+    clock: FakeClock,
+) -> None:
+    """No 1:1 chat exists yet: each person costs two requests (create the chat, post the card), and both
+    are paced, so the fan-out keeps to TEAMS_POST_RATE in every second (not twice it)."""
+    seed(fake, extra=60)
+    async with running(database_url, fake, clock, TEAMS_POST_RATE="20") as app:
+        await install(app, fake)
+        await announce(app, fake, sizes=(64, 3, 66))
+        everyone = [u for u in fake.users if u != ANNOUNCER]
+        await until(lambda: all(len(announcements(fake, u)) == 1 for u in everyone), clock, step=0.1)
+        await app.settled()
+    calls = sorted(
+        call.at for name in ("create_conversation", "send_to_conversation") for call in fake.calls_to(name)
+    )
+    assert len(calls) >= 2 * 66
+    busiest = max(sum(1 for at in calls if start <= at < start + 1.0) for start in calls)
+    assert busiest <= 20 * 1.1 + 2  # the rate, and the limiter's burst
