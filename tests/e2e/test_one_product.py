@@ -12,6 +12,7 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 
+from realign.runtime import Runtime
 from tests.conftest import FakeClock, count
 from tests.e2e import test_slack_flow as on_slack
 from tests.e2e import test_teams_flow as on_teams
@@ -36,8 +37,6 @@ async def both(
     fake: FakeConnector,  # noqa: F811
     clock: FakeClock,
 ) -> AsyncIterator[Both]:
-    from realign.runtime import Runtime
-
     runtime = Runtime(settings(database_url, slack, REALIGN_TEAMS_DEV="1"), clock=clock)
     await runtime.open()
     server = TestServer(runtime.web_app(), host="127.0.0.1")
