@@ -8,15 +8,13 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import translate
 from adapters.slack.alignment import done_modal
 from adapters.slack.blocks import Block, context, field, modal, section, text_input
-from adapters.slack.questions import open_form
+from adapters.slack.questions import View, opens_form
 from adapters.slack.render import AMEND_ACTION, acknowledge_actions
-from adapters.slack.replies import Ack, errors_on, said, tell
+from adapters.slack.replies import Ack, errors_on
 from bot import copy
 from bot.amend import Amended
 from bot.errors import InvalidInput, RealignError
@@ -82,23 +80,11 @@ def _on_form(error: InvalidInput, view: object) -> InvalidInput:
 
 
 def register_amending(app: AsyncApp) -> None:
-    @app.action(AMEND_ACTION)
-    async def amend_clicked(
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond,
-        services: SlackServices,
-    ) -> None:
-        await ack()
-        try:
-            key, user_id = translate.button_key(action), translate.user_id(body)
-            change = await services.amending.start(key=key, user_id=user_id)
-        except RealignError as error:
-            await tell(respond, said(error))
-            return
-        await open_form(client, respond, body, amend_modal(change))
+    async def form(body: dict[str, Any], action: dict[str, Any], services: SlackServices) -> View:
+        key, user_id = translate.button_key(action), translate.user_id(body)
+        return amend_modal(await services.amending.start(key=key, user_id=user_id))
+
+    opens_form(app, AMEND_ACTION, form=form)
 
     @app.view(AMEND_FORM)
     async def amend_submitted(

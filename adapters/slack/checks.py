@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import alignment, capacity, translate
-from adapters.slack.questions import open_form
+from adapters.slack.questions import View, opens_form
 from adapters.slack.replies import Ack, errors_on, said, tell
 from bot import copy
 from bot.errors import RealignError
@@ -56,25 +55,11 @@ def _register_schedule(app: AsyncApp) -> None:
 
 
 def _register_capacity(app: AsyncApp) -> None:
-    async def answer_clicked(
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond,
-        services: SlackServices,
-    ) -> None:
+    async def comment_form(body: dict[str, Any], action: dict[str, Any], services: SlackServices) -> View:
         """A manager's Yes / Need help / No: the comment form, with the answer chosen."""
-        await ack()
-        try:
-            key, answer = translate.capacity_choice(action)
-        except RealignError as error:
-            await tell(respond, said(error))
-            return
-        await open_form(client, respond, body, capacity.comment_modal(key, answer))
+        return capacity.comment_modal(*translate.capacity_choice(action))
 
-    for action_id in capacity.ACTIONS.values():
-        app.action(action_id)(answer_clicked)
+    opens_form(app, *capacity.ACTIONS.values(), form=comment_form)
 
     @app.view(capacity.CAPACITY_FORM)
     async def comment_submitted(

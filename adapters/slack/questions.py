@@ -5,6 +5,7 @@ your own words."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -39,6 +40,34 @@ async def open_form(client: AsyncWebClient, respond: AsyncRespond, body: Any, vi
         await tell(respond, copy.FORM_NOT_OPENED)
 
 
+View = dict[str, Any]
+Form = Callable[[dict[str, Any], dict[str, Any], "SlackServices"], Awaitable[View]]
+
+
+def opens_form(app: AsyncApp, *action_ids: str, form: Form) -> None:
+    """A button whose click opens a form: `form(body, action, services)` reads the click and builds the
+    form (the use case's refusal, a RealignError, is said to the clicker instead)."""
+
+    async def clicked(
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: AsyncWebClient,
+        respond: AsyncRespond,
+        services: SlackServices,
+    ) -> None:
+        await ack()
+        try:
+            view = await form(body, action, services)
+        except RealignError as error:
+            await tell(respond, said(error))
+            return
+        await open_form(client, respond, body, view)
+
+    for action_id in action_ids:
+        app.action(action_id)(clicked)
+
+
 def _sent(question: Question) -> str:
     return copy.QUESTION_SENT.format(
         kind=question.kind.value, key=question.change_key, owner=f"<@{question.owner_id}>"
@@ -53,23 +82,10 @@ def register_questions(app: AsyncApp) -> None:
 
 
 def _register_asking(app: AsyncApp) -> None:
-    @app.action(alignment.ASK_ACTION)
-    @app.action(alignment.CONCERN_ACTION)
-    async def ask_clicked(
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond,
-        services: SlackServices,
-    ) -> None:
-        await ack()
-        try:
-            key, kind = translate.button_key(action), translate.question_kind(action)
-        except RealignError as error:
-            await tell(respond, said(error))
-            return
-        await open_form(client, respond, body, alignment.question_modal(key, kind))
+    async def question_form(body: dict[str, Any], action: dict[str, Any], services: SlackServices) -> View:
+        return alignment.question_modal(translate.button_key(action), translate.question_kind(action))
+
+    opens_form(app, alignment.ASK_ACTION, alignment.CONCERN_ACTION, form=question_form)
 
     @app.view(alignment.QUESTION_FORM)
     async def question_submitted(
@@ -91,24 +107,11 @@ def _register_asking(app: AsyncApp) -> None:
 
 
 def _register_answering(app: AsyncApp) -> None:
-    @app.action(alignment.ANSWER_ACTION)
-    async def answer_clicked(
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond,
-        services: SlackServices,
-    ) -> None:
-        await ack()
-        try:
-            question = await services.questioning.question(
-                translate.question_id(action), user_id=translate.user_id(body)
-            )
-        except RealignError as error:
-            await tell(respond, said(error))
-            return
-        await open_form(client, respond, body, alignment.answer_modal(question))
+    async def answer_form(body: dict[str, Any], action: dict[str, Any], services: SlackServices) -> View:
+        question_id, user_id = translate.question_id(action), translate.user_id(body)
+        return alignment.answer_modal(await services.questioning.question(question_id, user_id=user_id))
+
+    opens_form(app, alignment.ANSWER_ACTION, form=answer_form)
 
     @app.view(alignment.ANSWER_FORM)
     async def answer_submitted(
@@ -170,27 +173,13 @@ def _register_typed(app: AsyncApp) -> None:
 
 
 def _register_own_words(app: AsyncApp) -> None:
-    @app.action(alignment.ACK_WORDS_ACTION)
-    async def acknowledge_in_own_words_clicked(
-        ack: Ack,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond,
-        services: SlackServices,
-    ) -> None:
+    async def own_words_form(body: dict[str, Any], action: dict[str, Any], services: SlackServices) -> View:
         """The Acknowledge button of a change that asks for a line: the line's form first."""
-        await ack()
-        try:
-            shown = await services.restating.announcement(
-                delivery_id=translate.delivery_id(action), user_id=translate.user_id(body)
-            )
-        except RealignError as error:
-            await tell(respond, said(error))
-            return
-        await open_form(
-            client, respond, body, alignment.own_words_modal(shown, translate.clicked_message(body))
-        )
+        delivery_id, user_id = translate.delivery_id(action), translate.user_id(body)
+        shown = await services.restating.announcement(delivery_id=delivery_id, user_id=user_id)
+        return alignment.own_words_modal(shown, translate.clicked_message(body))
+
+    opens_form(app, alignment.ACK_WORDS_ACTION, form=own_words_form)
 
     @app.view(alignment.OWN_WORDS_FORM)
     async def own_words_submitted(
