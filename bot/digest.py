@@ -238,8 +238,9 @@ class Digesting:
             return True
         if isinstance(result, Failed):
             log.error(
-                "Slack refused the digest of %s in %s (%s); invite Realign to the channel or fix the setting"
-                " REALIGN_DIGEST_CHANNEL; tried again in %s",
+                "the platform refused the digest of %s in %s (%s); add Realign to the channel (Slack: invite"
+                " it; Teams: install it in the team) or fix the setting REALIGN_DIGEST_CHANNEL; tried again"
+                " in %s",
                 slot,
                 where.key,
                 result.reason,

@@ -36,6 +36,12 @@ DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 EVERY_DAY = frozenset(range(7))
 LOG_FORMATS = ("text", "json")
 DIGEST_CHANNEL = re.compile(r"^(T[A-Z0-9]+/)?[CG][A-Z0-9]+$")  # a channel id, or a team id / channel id
+# A Teams channel: `teams:<tenant id>/<the channel's conversation id>` (`19:…@thread.tacv2`).
+TEAMS_DIGEST_PREFIX = "teams:"
+TEAMS_DIGEST_CHANNEL = re.compile(
+    r"^teams:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/(19:[^/\s]+@thread\.[a-z0-9]+)$",
+    re.I,
+)
 BAD_DAYS = "'{value}' is not like mon-fri, mon,tue,thu or always"
 # (shortest, longest) of each duration setting; the announce modal accepts the same follow-up range.
 DURATION_BOUNDS: dict[str, tuple[timedelta | None, timedelta]] = {
@@ -117,7 +123,8 @@ class Settings(BaseSettings):
     working_days: Days = Field(frozenset(range(5)), alias="REALIGN_WORKING_DAYS")
     max_audience: int = Field(100_000, alias="REALIGN_MAX_AUDIENCE", ge=1, le=10_000_000)
     log_format: str = Field("text", alias="REALIGN_LOG_FORMAT")  # text, or json: one object a line
-    # The digest (realign.digest): a Slack channel id, `<team id>/<channel id>` with OAuth; unset: none.
+    # The digest (realign.digest): a Slack channel id, `<team id>/<channel id>` with OAuth, or
+    # `teams:<tenant id>/<channel conversation id>`; unset: none.
     digest_channel: str | None = Field(None, alias="REALIGN_DIGEST_CHANNEL")
     digest_cron: str = Field("0 9 * * mon", alias="REALIGN_DIGEST_CRON")  # five fields, in UTC
 
@@ -205,10 +212,20 @@ class Settings(BaseSettings):
     def _digest_channel(cls, value: object) -> object:
         if not isinstance(value, str) or not value.strip():
             return None if isinstance(value, str) else value  # empty counts as unset
+        if value.strip().lower().startswith(TEAMS_DIGEST_PREFIX):
+            teams = TEAMS_DIGEST_CHANNEL.match(value.strip())
+            if teams is None:
+                raise ValueError(
+                    f"'{value}' is not teams:<tenant id>/<channel conversation id>, e.g. teams:"
+                    "9f1c2e34-5a6b-4c7d-8e9f-0a1b2c3d4e5f/19:abc123@thread.tacv2 (the tenant's id, a GUID,"
+                    " and the conversation id of a channel of a team Realign is installed in)"
+                )
+            return f"{TEAMS_DIGEST_PREFIX}{teams[1].lower()}/{teams[2]}"  # tenant ids are lower case
         if not DIGEST_CHANNEL.match(value.strip()):
             raise ValueError(
                 f"'{value}' is not a Slack channel id like C0123ABCD (or T0123ABCD/C0123ABCD, a workspace's"
-                " team id and a channel id, with many workspaces); the channel's details show its id"
+                " team id and a channel id, with many workspaces; or teams:<tenant id>/<channel conversation"
+                " id> for a Teams channel); the channel's details show its id"
             )
         return value.strip()
 
@@ -304,10 +321,18 @@ class Settings(BaseSettings):
         channel = self.digest_channel
         if channel is None:
             return self
+        if channel.startswith(TEAMS_DIGEST_PREFIX):
+            if not self.teams_configured:
+                raise ValueError(
+                    "REALIGN_DIGEST_CHANNEL names a Teams channel but Teams is not configured; set"
+                    " MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD (or REALIGN_TEAMS_DEV to try it locally)"
+                )
+            return self
         if not (self.slack_enabled or self.slack_oauth):
             raise ValueError(
-                "REALIGN_DIGEST_CHANNEL is set but Slack is not; the digest is posted to a Slack channel"
-                " (set SLACK_BOT_TOKEN, or SLACK_CLIENT_ID ... for many workspaces)"
+                "REALIGN_DIGEST_CHANNEL is set but Slack is not; a channel id names a Slack channel"
+                " (set SLACK_BOT_TOKEN, or SLACK_CLIENT_ID ... for many workspaces; or write"
+                " teams:<tenant id>/<channel conversation id> for a Teams channel)"
             )
         if self.slack_oauth and "/" not in channel:
             raise ValueError(

@@ -92,6 +92,23 @@ class SqlDigests:
         async with self.db.transaction() as session:
             await session.execute(held)
 
+    async def note(self, *, slot: datetime, destination: str, ref: str | None) -> None:
+        """Write what a poster knows of a claimed digest's post into its `ref` before it is marked posted
+        (adapters.teams.digest: a post in flight, its activity id, or None: nothing was posted)."""
+        noted = (
+            update(DIGEST)
+            .where(DIGEST.c.slot == slot, DIGEST.c.destination == destination, DIGEST.c.state == CLAIMED)
+            .values(ref=ref)
+        )
+        async with self.db.transaction() as session:
+            await session.execute(noted)
+
+    async def noted(self, *, slot: datetime, destination: str) -> str | None:
+        """The slot's `ref` as recorded so far (None: nothing recorded)."""
+        query = select(DIGEST.c.ref).where(DIGEST.c.slot == slot, DIGEST.c.destination == destination)
+        async with self.db.reading() as session:
+            return await session.scalar(query)
+
     async def state(self, *, slot: datetime, destination: str) -> str | None:
         query = select(DIGEST.c.state).where(DIGEST.c.slot == slot, DIGEST.c.destination == destination)
         async with self.db.reading() as session:

@@ -181,7 +181,7 @@ class DigestPost(SQLModel, table=True):
     state: str = Field(max_length=16)  # claimed, posted
     lease_until: datetime | None = utc(default=None)
     posted_at: datetime | None = utc(default=None)
-    ref: str | None = None  # where it was posted (a message id)
+    ref: str | None = None  # where it was posted (a message id); Teams: `sending` while unanswered
 
 
 class Notice(SQLModel, table=True):

@@ -25,11 +25,14 @@ OAUTH = {
     "SLACK_STATE_SECRET": "state",
     "SLACK_SIGNING_SECRET": "s3cret",
 }
+TEAMS = {"MICROSOFT_APP_ID": "00000000-0000-4000-8000-00000000b07a", "MICROSOFT_APP_PASSWORD": "pw"}
+TENANT = "9f1c2e34-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
+CHANNEL = "19:support-team@thread.tacv2"
 TUESDAY = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def loaded(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
-    for name in ("REALIGN_DIGEST_CHANNEL", "REALIGN_DIGEST_CRON", *SLACK, *OAUTH, "SLACK_APP_TOKEN"):
+    for name in ("REALIGN_DIGEST_CHANNEL", "REALIGN_DIGEST_CRON", *SLACK, *OAUTH, "SLACK_APP_TOKEN", *TEAMS):
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -122,3 +125,44 @@ def test_the_destination_is_the_token_workspaces_channel_or_the_named_teams(
     with caplog.at_level(logging.ERROR, logger="realign.digest"):
         assert destination(other_team, one) is None
     assert "names Slack team T999, but SLACK_BOT_TOKEN belongs to T001" in caplog.text
+
+
+def test_a_teams_channel_is_its_tenant_and_its_conversation_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    upper = f" teams:{TENANT.upper()}/{CHANNEL} "  # as pasted: the tenant id is read in lower case
+    settings = loaded(monkeypatch, REALIGN_DIGEST_CHANNEL=upper, **TEAMS)
+    dev = loaded(monkeypatch, REALIGN_DIGEST_CHANNEL=f"teams:{TENANT}/{CHANNEL}", REALIGN_TEAMS_DEV="1")
+    with_slack = loaded(monkeypatch, REALIGN_DIGEST_CHANNEL=f"teams:{TENANT}/{CHANNEL}", **TEAMS, **OAUTH)
+
+    assert settings.digest_channel == dev.digest_channel == f"teams:{TENANT}/{CHANNEL}"
+    for each in (settings, dev, with_slack):  # Slack's logins do not matter to a Teams channel
+        wiring = SimpleNamespace(logins=Logins(slack_workspace="slack:T001"))
+        assert destination(each, wiring) == Destination(f"teams:{TENANT}", CHANNEL)
+    assert Destination(f"teams:{TENANT}", CHANNEL).key == f"teams:{TENANT}/{CHANNEL}"
+
+
+@pytest.mark.parametrize(
+    ("channel", "said"),
+    [
+        (f"teams:{CHANNEL}", f"REALIGN_DIGEST_CHANNEL: 'teams:{CHANNEL}' is not teams:<tenant id>/<channel"),
+        (f"teams:contoso/{CHANNEL}", "is not teams:<tenant id>/<channel conversation id>, e.g. teams:"),
+        (f"teams:{TENANT}/C0123ABCD", f"'teams:{TENANT}/C0123ABCD' is not teams:<tenant id>/<channel"),
+        (f"teams:{TENANT}/19:abc", "is not teams:<tenant id>/<channel conversation id>"),
+        (f"teams:{TENANT}/{CHANNEL}/x", "is not teams:<tenant id>/<channel conversation id>"),
+        (f"TEAMS:{TENANT}", "is not teams:<tenant id>/<channel conversation id>"),
+    ],
+)
+def test_a_teams_channel_written_otherwise_stops_start_up_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, channel: str, said: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        loaded(monkeypatch, REALIGN_DIGEST_CHANNEL=channel, **TEAMS)
+
+    assert said in str(refused.value)
+
+
+def test_a_teams_channel_needs_teams_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError) as refused:
+        loaded(monkeypatch, REALIGN_DIGEST_CHANNEL=f"teams:{TENANT}/{CHANNEL}", **SLACK)
+
+    assert "REALIGN_DIGEST_CHANNEL names a Teams channel but Teams is not configured" in str(refused.value)
+    assert "MICROSOFT_APP_ID" in str(refused.value)
