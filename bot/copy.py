@@ -116,6 +116,7 @@ AMEND_SUBMIT = "Amend"
 AMEND_NOT_YOURS = "Sorry, only the announcer of {key} can amend it."
 AMEND_NOT_OPEN = "{key} is {state}: only a published change can be amended."
 AMEND_NOTHING = "Nothing was changed."
+AMENDING = "Amending {key}… this takes a few seconds for a large audience."
 AMEND_GROUPS_CHANGED = "The change's audience groups changed while the form was open; open it again."
 AMENDED_MEANWHILE = "{key} was amended or closed while this form was open; open it again to see it."
 AMENDED = (

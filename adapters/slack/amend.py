@@ -4,17 +4,19 @@ announcement's thread that asks someone to acknowledge again (bot.amend)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import translate
 from adapters.slack.alignment import done_modal
 from adapters.slack.blocks import Block, context, field, modal, section, text_input
 from adapters.slack.questions import View, opens_form
 from adapters.slack.render import AMEND_ACTION, acknowledge_actions
-from adapters.slack.replies import Ack, errors_on
+from adapters.slack.replies import Ack, errors_on, said
 from bot import copy
 from bot.amend import Amended
 from bot.errors import InvalidInput, RealignError
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from adapters.slack.app import SlackServices
 
 AMEND_FORM = "realign.amend_form"
+ACK_BUDGET = 2.0  # seconds of Slack's 3 spent waiting for the amendment to be written
+UPDATE_AFTER_ACK = 1.0
 
 
 def _day(block: str, label: str, value: date) -> Block:
@@ -88,17 +92,39 @@ def register_amending(app: AsyncApp) -> None:
 
     @app.view(AMEND_FORM)
     async def amend_submitted(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], services: SlackServices
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, services: SlackServices
     ) -> None:
         try:
             key, revision, form = translate.amendment(view)
-            user_id = translate.user_id(body, block="what")
-            amended = await services.amending.amend(key=key, user_id=user_id, form=form, revision=revision)
+            user_id, view_id = translate.user_id(body, block="what"), translate.view_id(view, block="what")
         except InvalidInput as error:
             await errors_on(ack, _on_form(error, view), field="what")
             return
-        except RealignError as error:
-            await errors_on(ack, error, field="what")
+        title = copy.AMEND_TITLE.format(key=key)
+        amending = asyncio.ensure_future(
+            services.amending.amend(key=key, user_id=user_id, form=form, revision=revision)
+        )
+        done, _ = await asyncio.wait({amending}, timeout=ACK_BUDGET)
+        if done:
+            try:
+                amended = amending.result()
+            except InvalidInput as error:
+                await errors_on(ack, _on_form(error, view), field="what")
+                return
+            except RealignError as error:
+                await errors_on(ack, error, field="what")
+                return
+            await ack(response_action="update", view=done_modal(title, amended_text(amended)))
             return
-        done = done_modal(copy.AMEND_TITLE.format(key=key), amended_text(amended))
-        await ack(response_action="update", view=done)
+        # A very large change (100,000 people take a few seconds): answer Slack in time, then the outcome.
+        await ack(response_action="update", view=done_modal(title, copy.AMENDING.format(key=key)))
+
+        async def show_outcome() -> None:
+            try:
+                outcome = amended_text(await amending)
+            except RealignError as error:
+                outcome = said(error)
+            await asyncio.sleep(UPDATE_AFTER_ACK)  # let Slack apply the first answer before replacing it
+            await client.views_update(view_id=view_id, view=done_modal(title, outcome))
+
+        services.in_background(show_outcome())

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from adapters.slack import amend
 from tests.conftest import FakeClock, count
 from tests.e2e.conftest import Realign, eventually
 from tests.e2e.test_export import rows, run
@@ -164,3 +165,22 @@ def _amend_button() -> dict[str, Any]:
         "text": {"type": "plain_text", "text": "Amend"},
     }
     return {"type": "actions", "block_id": "realign.status", "elements": [button]}
+
+
+async def test_an_amendment_slower_than_slacks_budget_is_answered_in_time_then_shown(
+    realign: Realign, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A very large change takes seconds to amend: Slack gets an answer at once, the outcome follows."""
+    seed(slack)
+    await announce(realign)
+    await eventually(lambda: all(len(slack.dms_to(u)) == 1 for u in EVERYONE))
+    await realign.settled()
+    monkeypatch.setattr(amend, "ACK_BUDGET", 0.0)  # as if the transaction took longer than Slack waits
+    monkeypatch.setattr(amend, "UPDATE_AFTER_ACK", 0.0)
+
+    form = await open_amend_form(realign, ANNOUNCER)
+    answer = await realign.slack.submit(ANNOUNCER, form, form_as_shown(slack.views[form], why="Clearer."))
+
+    assert "Amending CHG-1…" in str(answer["view"])
+    await eventually(lambda: "6 messages are updated" in str(slack.views[form]))  # views.update
+    await eventually(lambda: all("Clearer." in str(slack.dms_to(u)[0]["blocks"]) for u in EVERYONE))
