@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, insert, literal, select, update
+from sqlalchemy import ColumnElement, and_, case, insert, literal, null, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,25 +116,28 @@ class SqlAmendments:
             literal(at, UTCDateTime),
         ).where(acknowledged)
         columns = ["delivery_id", "change_id", "acknowledged_at", "revision", "set_aside_at"]
-        await session.execute(insert(AckHistory).from_select(columns, kept))
+        kept_rows = await session.execute(
+            insert(AckHistory).from_select(columns, kept).returning(col(AckHistory.id))
+        )
         policy = change.policy
         remind_at = at + policy.remind_after if policy.max_reminders > 0 else None
-        result = await session.execute(
-            update(Delivery)
-            .where(acknowledged)
-            .values(
-                acknowledged_at=None,
-                remind_at=remind_at,
-                reminders_before=col(Delivery.reminders_sent),
-                reasked_revision=revision,
-            )
-        )
-        await session.execute(
+        was_acknowledged = col(Delivery.acknowledged_at).is_not(None)
+        await session.execute(  # one pass over the groups' deliveries: marked, and re-asked if acknowledged
             update(Delivery)
             .where(_in_groups(change.id, mask), col(Delivery.state) != DeliveryState.EXCLUDED)
-            .values(reasked_revision=revision)
+            .values(
+                reasked_revision=revision,
+                acknowledged_at=None,
+                remind_at=case(
+                    (was_acknowledged, literal(remind_at, UTCDateTime) if remind_at else null()),
+                    else_=col(Delivery.remind_at),
+                ),
+                reminders_before=case(
+                    (was_acknowledged, col(Delivery.reminders_sent)), else_=col(Delivery.reminders_before)
+                ),
+            )
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return len(kept_rows.all())
 
     async def _plan_updates(
         self, session: AsyncSession, change_id: int, mask: int, revision: int, at: datetime
