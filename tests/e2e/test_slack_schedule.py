@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from realign.runtime import Runtime
-from tests.conftest import FakeClock, count
+from tests.conftest import FakeClock, count, postgres_url
 from tests.e2e.conftest import Realign, eventually, settings
 from tests.e2e.slack_driver import SlackDriver
 from tests.e2e.test_slack_flow import ANNOUNCER, EVERYONE, announce, seed
@@ -160,11 +160,11 @@ async def test_a_moment_that_passed_while_no_process_ran_is_published_by_the_nex
     assert dms(slack) == [1] * len(EVERYONE)
 
 
-async def test_two_processes_ticking_at_once_publish_it_once(
-    database_url: str, slack: FakeSlack, clock: FakeClock
+async def test_two_processes_ticking_at_once_publish_it_once_on_postgresql(
+    slack: FakeSlack, clock: FakeClock
 ) -> None:
-    if database_url.startswith("sqlite"):
-        pytest.skip("several delivering processes share one change on PostgreSQL (SQLite: one process)")
+    """Several delivering processes share one change on PostgreSQL (SQLite runs one process)."""
+    database_url = postgres_url()
     seed(slack)
     async with running(database_url, slack, clock) as first, running(database_url, slack, clock) as second:
         await schedule(first)
