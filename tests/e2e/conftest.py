@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,11 +80,13 @@ def realign_settings() -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-async def realign(
-    database_url: str, slack: FakeSlack, clock: FakeClock, realign_settings: dict[str, Any]
+@asynccontextmanager
+async def running(
+    database_url: str, slack: FakeSlack, clock: FakeClock, **extra: Any
 ) -> AsyncIterator[Realign]:
-    runtime = Runtime(settings(database_url, slack, **realign_settings), clock=clock)
+    """A whole Realign process (web and engine) on `database_url`, wired to the Slack fake; a test may run
+    several at once, or one after another (a restart)."""
+    runtime = Runtime(settings(database_url, slack, **extra), clock=clock)
     await runtime.open()
     server = TestServer(runtime.web_app(), host="127.0.0.1")
     await server.start_server()
@@ -94,3 +97,11 @@ async def realign(
     finally:
         await server.close()
         await runtime.close()
+
+
+@pytest.fixture
+async def realign(
+    database_url: str, slack: FakeSlack, clock: FakeClock, realign_settings: dict[str, Any]
+) -> AsyncIterator[Realign]:
+    async with running(database_url, slack, clock, **realign_settings) as app:
+        yield app

@@ -10,13 +10,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
-from realign.runtime import Runtime
 from tests.conftest import FakeClock, count, postgres_url
-from tests.e2e.conftest import Realign, eventually, settings
+from tests.e2e.conftest import Realign, eventually
+from tests.e2e.conftest import running as run_realign
 from tests.e2e.slack_driver import SlackDriver
 from tests.e2e.test_slack_flow import ANNOUNCER, EVERYONE, announce, seed
 from tests.fakes.slack_api import FakeSlack
@@ -131,18 +129,8 @@ async def test_the_announcer_can_publish_a_scheduled_change_now(
 
 @asynccontextmanager
 async def running(database_url: str, slack: FakeSlack, clock: FakeClock) -> AsyncIterator[Realign]:
-    """A whole Realign process (web and engine), as the `realign` fixture runs one."""
-    runtime = Runtime(settings(database_url, slack, **OPTIONS), clock=clock)
-    await runtime.open()
-    server = TestServer(runtime.web_app(), host="127.0.0.1")
-    await server.start_server()
-    await runtime.start_ticks()
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield Realign(runtime, SlackDriver(base_url=str(server.make_url("/")), slack=slack, http=http))
-    finally:
-        await server.close()
-        await runtime.close()
+    async with run_realign(database_url, slack, clock, **OPTIONS) as app:
+        yield app
 
 
 async def test_a_moment_that_passed_while_no_process_ran_is_published_by_the_next(
