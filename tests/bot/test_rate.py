@@ -118,7 +118,7 @@ async def test_a_429_stops_every_sender_until_retry_after_has_passed(monotonic: 
     limiter.penalize(0.2)
     await limiter.acquire()
 
-    assert 0.2 <= time.monotonic() - started < 0.35
+    assert 0.2 <= time.monotonic() - started < 0.6  # waited the pause out, and not much more
 
 
 async def test_the_pause_is_measured_on_the_limiters_clock(monotonic: Monotonic) -> None:
