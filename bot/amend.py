@@ -4,6 +4,9 @@ Who is asked again is decided here, from the change before and after it: everyon
 (the day they start, or their deadline), the people of a group whose expectations changed, nobody for
 a reworded "what" or "why". Everyone whose DM would read differently has it updated in place; those
 asked again are told so in its thread, and their reminders start again; nobody else is disturbed.
+Follow-up follows the new state: when anyone is asked again, the escalation clock starts again (their
+managers hear of whoever is still pending `escalate_after` from the amendment, even if an escalation
+went out before), and a moved deadline moves the gap report, sent already or not.
 
 The store writes an amendment in one transaction: the change and its groups, each re-asked person's
 earlier acknowledgement moved to the history (it stays in the export), and one AMENDMENT notice per
@@ -60,15 +63,17 @@ class AmendStore(Protocol):
         reask_mask: int,
         touch_mask: int,
         report_at: datetime | None,
+        escalate_at: datetime | None,
         actor: str,
         at: datetime,
         changed: tuple[str, ...],
     ) -> tuple[int, int] | None:
         """Write `change` (its text, dates and groups' expectations) as revision `revision` + 1, if it is
         still published at `revision`; re-ask the acknowledged people of the groups in `reask_mask`;
-        plan an AMENDMENT notice for each delivered DM of the groups in `touch_mask`; move a gap report
-        not sent yet to `report_at`. Returns (re-asked, DMs to update); None, writing nothing, if the
-        change was closed or amended meanwhile."""
+        plan an AMENDMENT notice for each delivered DM of the groups in `touch_mask`; plan the gap report
+        for `report_at` and the escalation for `escalate_at` (each left as it is when None), sent or not:
+        the new revision's are notices of their own. Returns (re-asked, DMs to update); None, writing
+        nothing, if the change was closed or amended meanwhile."""
         ...
 
 
@@ -225,12 +230,14 @@ class Amending:
             zone = await self.announcing.zone_of(user_id)
             report_at = deadline_moment(after.ack_deadline, tz=zone, hours=self.announcing.hours)
         now = self.announcing.clock.now()
+        reask = reasked_mask(before, after)
         counts = await self.store.amend(
             after,
             revision=revision,
-            reask_mask=reasked_mask(before, after),
+            reask_mask=reask,
             touch_mask=touched_mask(before, after),
             report_at=max(now, report_at) if report_at else None,
+            escalate_at=now + after.policy.escalate_after if reask else None,
             actor=user_id,
             at=now,
             changed=changed,

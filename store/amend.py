@@ -45,12 +45,15 @@ class SqlAmendments:
         reask_mask: int,
         touch_mask: int,
         report_at: datetime | None,
+        escalate_at: datetime | None,
         actor: str,
         at: datetime,
         changed: tuple[str, ...],
     ) -> tuple[int, int] | None:
         assert change.id is not None
         new = revision + 1
+        planned = {"report_at": report_at, "escalate_at": escalate_at}  # sent already or not: planned again
+        again = {name: moment for name, moment in planned.items() if moment is not None}
         async with self.db.transaction() as session:
             written = await session.execute(
                 update(Change)
@@ -66,16 +69,11 @@ class SqlAmendments:
                     ack_deadline=change.ack_deadline,
                     revision=new,
                     amended_at=at,
+                    **again,
                 )
             )
             if written.rowcount != 1:  # type: ignore[attr-defined]
                 return None
-            if report_at is not None:  # a gap report not sent yet goes out at the new deadline
-                await session.execute(
-                    update(Change)
-                    .where(col(Change.id) == change.id, col(Change.report_at).is_not(None))
-                    .values(report_at=report_at)
-                )
             for position, group in enumerate(change.groups):
                 await session.execute(
                     update(AudienceGroup)

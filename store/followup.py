@@ -88,6 +88,18 @@ def _pending(change_id: int) -> Any:
     )
 
 
+def _unescalated(change_id: int, kind: NoticeKind, to: Any) -> Any:
+    """Pending, and in no escalation of `kind` to `to` planned since they were last asked: an amendment
+    that asks a group again escalates that group anew, and leaves those escalated already alone."""
+    covered = exists().where(
+        col(Notice.change_id) == change_id,
+        col(Notice.kind) == kind.value,
+        col(Notice.user_id) == to,
+        col(Notice.seq) >= col(Delivery.reasked_revision),
+    )
+    return and_(_pending(change_id), ~covered)
+
+
 def _notice(change_id: int, kind: NoticeKind, user_id: str, now: datetime, **more: Any) -> dict[str, Any]:
     return {
         "change_id": change_id,
@@ -167,19 +179,21 @@ class SqlFollowUp:
         return len(ids)
 
     async def _due_changes(self, session: AsyncSession, due: Any, now: datetime) -> list[Any]:
-        """Clear a change-level due time and return (id, announcer) of the changes cleared."""
+        """Clear a change-level due time and return (id, workspace, announcer, revision) of the changes
+        cleared. The revision is the notices' seq: an amendment that plans the escalation or the gap report
+        again (people asked again, a new deadline) gets notices of its own, beside the earlier ones."""
         claim = (
             update(Change)
             .where(col(Change.state) == ChangeState.PUBLISHED, due <= now)
             .values({due: None})
-            .returning(col(Change.id), col(Change.workspace), col(Change.announcer_id))
+            .returning(col(Change.id), col(Change.workspace), col(Change.announcer_id), col(Change.revision))
         )
         return list((await session.execute(claim)).all())
 
     async def plan_escalations(self, *, now: datetime) -> int:
         written = 0
         async with self.db.transaction() as session:
-            for change_id, workspace, announcer in await self._due_changes(
+            for change_id, workspace, announcer, revision in await self._due_changes(
                 session, col(Change.escalate_at), now
             ):
                 await self._fill_managers(session, change_id, workspace)
@@ -189,11 +203,15 @@ class SqlFollowUp:
                         literal(change_id),
                         literal(NoticeKind.ESCALATION.value),
                         col(Delivery.manager_id),
-                        *(literal(v) for v in (0, 0, "queued", 0, False)),
+                        literal(revision),
+                        *(literal(v) for v in (0, "queued", 0, False)),
                         at,
                         at,
                     )
-                    .where(_pending(change_id), col(Delivery.manager_id).is_not(None))
+                    .where(
+                        _unescalated(change_id, NoticeKind.ESCALATION, col(Delivery.manager_id)),
+                        col(Delivery.manager_id).is_not(None),
+                    )
                     .distinct()
                 )
                 columns = ["change_id", "kind", "user_id", "seq", "priority", "state", "attempts", "unsure"]
@@ -201,10 +219,13 @@ class SqlFollowUp:
                 written += len(
                     (await session.execute(into.on_conflict_do_nothing().returning(NOTICE.c.id))).all()
                 )
-                unmanaged = exists().where(_pending(change_id), col(Delivery.manager_id).is_(None))
+                unmanaged = exists().where(
+                    _unescalated(change_id, NoticeKind.UNMANAGED, literal(announcer)),
+                    col(Delivery.manager_id).is_(None),
+                )
                 if await session.scalar(select(unmanaged)):
                     written += await self._add(
-                        session, [_notice(change_id, NoticeKind.UNMANAGED, announcer, now)]
+                        session, [_notice(change_id, NoticeKind.UNMANAGED, announcer, now, seq=revision)]
                     )
         return written
 
@@ -226,7 +247,8 @@ class SqlFollowUp:
     async def plan_reports(self, *, now: datetime) -> int:
         async with self.db.transaction() as session:
             due = await self._due_changes(session, col(Change.report_at), now)
-            return await self._add(session, [_notice(i, NoticeKind.REPORT, a, now) for i, _, a in due])
+            reports = [_notice(i, NoticeKind.REPORT, a, now, seq=revision) for i, _, a, revision in due]
+            return await self._add(session, reports)
 
     # --- the outbox ---------------------------------------------------------------------------------
 

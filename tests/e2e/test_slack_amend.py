@@ -14,7 +14,7 @@ from adapters.slack import amend
 from tests.conftest import FakeClock, count
 from tests.e2e.conftest import Realign, eventually
 from tests.e2e.test_export import rows, run
-from tests.e2e.test_follow_up import sweeps
+from tests.e2e.test_follow_up import org_chart, sweeps, texts
 from tests.e2e.test_slack_flow import ANNOUNCER, EVERYONE, announce, seed
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_requests import chosen, date, typed
@@ -154,6 +154,54 @@ async def test_a_new_date_asks_everyone_and_a_reworded_why_asks_nobody(
     assert all("28 Dec 2026" in str(slack.dms_to(u)[0]["blocks"]) for u in EVERYONE)
     assert await count(realign.db, "SELECT count(*) FROM delivery WHERE acknowledged_at IS NOT NULL") == 0
     assert await count(realign.db, "SELECT max(revision) FROM change") == 2
+
+
+async def test_follow_up_follows_the_amendment(realign: Realign, slack: FakeSlack, clock: FakeClock) -> None:
+    """Asking a group again starts its escalation anew (the managers of those already escalated, and
+    not asked again, hear nothing more); a deadline moved after the gap report went out brings a new
+    report at the new deadline."""
+    await org_chart(realign, slack)  # U1-U3 report to UM1, U4-U5 to UM2, U6 to nobody
+    await announce(realign, remind_after=typed("1h"), reminders=chosen("1"), escalate_after=typed("12s"))
+    await eventually(lambda: all(len(slack.dms_to(u)) == 1 for u in EVERYONE))
+    await realign.settled()
+    for user in ("U1", "U4"):
+        await realign.slack.click(user, slack.dms_to(user)[0], action_id="realign.acknowledge")
+    await eventually(lambda: all("Acknowledged" in str(slack.dms_to(u)[0]["blocks"]) for u in ("U1", "U4")))
+    clock.advance(seconds=13)
+    await eventually(lambda: slack.dms_to("UM1") and slack.dms_to("UM2"))
+    await eventually(lambda: any("no manager on record" in t for t in texts(slack, ANNOUNCER)))
+    await realign.settled()
+    assert "<@U4>" not in str(slack.dms_to("UM2")[0]["blocks"])  # U4 had acknowledged
+
+    form = await open_amend_form(realign, ANNOUNCER)  # On-call (U4, U5, U6) is asked again
+    done = await realign.slack.submit(
+        ANNOUNCER, form, form_as_shown(slack.views[form], group_1="Hand over at 17:00.")
+    )
+    assert "1 people are asked to acknowledge again" in str(done["view"])
+    await realign.settled()
+    clock.advance(seconds=6)
+    await sweeps(realign)
+    assert len(slack.dms_to("UM2")) == 1  # the clock started again at the amendment
+    clock.advance(seconds=7)
+    await eventually(lambda: len(slack.dms_to("UM2")) == 2)
+    await eventually(lambda: sum("no manager on record" in t for t in texts(slack, ANNOUNCER)) == 2)
+    await sweeps(realign)
+    again = str(slack.dms_to("UM2")[1]["blocks"])
+    assert "<@U4>" in again and "<@U5>" in again
+    assert len(slack.dms_to("UM1")) == 1  # Support was not asked again: UM1 is not told twice
+
+    clock.advance(days=21)  # past the deadline (21 Dec): the gap report
+    await eventually(lambda: any(t.startswith("Gap report for CHG-1") for t in texts(slack, ANNOUNCER)))
+    form = await open_amend_form(realign, ANNOUNCER)
+    moved = await realign.slack.submit(
+        ANNOUNCER, form, form_as_shown(slack.views[form], ack_deadline="2027-01-15")
+    )
+    assert moved["response_action"] == "update", moved
+    await realign.settled()
+    await sweeps(realign)
+    assert sum(t.startswith("Gap report for CHG-1") for t in texts(slack, ANNOUNCER)) == 1
+    clock.advance(days=27)  # past the new deadline (15 Jan), on a working day (Monday 18 Jan)
+    await eventually(lambda: sum(t.startswith("Gap report for CHG-1") for t in texts(slack, ANNOUNCER)) == 2)
 
 
 def _amend_button() -> dict[str, Any]:
