@@ -10,7 +10,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -25,7 +24,7 @@ from adapters.slack.exports import register_exports
 from adapters.slack.home import register_home
 from adapters.slack.install import Installs
 from adapters.slack.questions import register_questions
-from adapters.slack.replies import Ack, errors_on, said, tell
+from adapters.slack.replies import Ack, answers_click, errors_on, said
 from bot import copy
 from bot.acknowledge import Acknowledging
 from bot.amend import Amending
@@ -245,47 +244,26 @@ def _register_announce(app: AsyncApp) -> None:
 
 
 def _register_buttons(app: AsyncApp) -> None:
-    @app.action(render.ACK_ACTION)
-    async def acknowledge_clicked(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, services: SlackServices
-    ) -> None:
-        await ack()
-        try:
-            await services.acknowledging.acknowledge(
-                delivery_id=translate.delivery_id(action),
-                user_id=translate.user_id(body),
-                clicked_in=translate.clicked_message(body),
-            )
-        except RealignError as error:
-            await tell(respond, said(error))
+    async def acknowledge(body: dict[str, Any], action: dict[str, Any], services: SlackServices) -> None:
+        await services.acknowledging.acknowledge(
+            delivery_id=translate.delivery_id(action),
+            user_id=translate.user_id(body),
+            clicked_in=translate.clicked_message(body),
+        )  # the DM itself shows it: nothing to say
 
-    @app.action(render.RETRY_ACTION)
-    async def retry_failed_clicked(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, services: SlackServices
-    ) -> None:
-        await ack()
-        try:
-            key = translate.button_key(action)
-            count = await services.requeueing.retry_failed(key=key, user_id=translate.user_id(body))
-            text = (
-                copy.REQUEUED.format(count=count, key=key) if count else copy.NOTHING_TO_RETRY.format(key=key)
-            )
-        except RealignError as error:
-            text = said(error)
-        await tell(respond, text)
+    async def retry_failed(body: dict[str, Any], action: dict[str, Any], services: SlackServices) -> str:
+        key = translate.button_key(action)
+        count = await services.requeueing.retry_failed(key=key, user_id=translate.user_id(body))
+        return copy.REQUEUED.format(count=count, key=key) if count else copy.NOTHING_TO_RETRY.format(key=key)
 
-    @app.action(render.CLOSE_ACTION)
-    async def close_clicked(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, services: SlackServices
-    ) -> None:
-        await ack()
-        try:
-            key = translate.button_key(action)
-            closed = await services.closing.close(key=key, user_id=translate.user_id(body))
-            text = (copy.CLOSED if closed else copy.NOT_OPEN).format(key=key)
-        except RealignError as error:
-            text = said(error)
-        await tell(respond, text)
+    async def close(body: dict[str, Any], action: dict[str, Any], services: SlackServices) -> str:
+        key = translate.button_key(action)
+        closed = await services.closing.close(key=key, user_id=translate.user_id(body))
+        return (copy.CLOSED if closed else copy.NOT_OPEN).format(key=key)
+
+    answers_click(app, render.ACK_ACTION, answer=acknowledge)
+    answers_click(app, render.RETRY_ACTION, answer=retry_failed)
+    answers_click(app, render.CLOSE_ACTION, answer=close)
 
 
 def _register_status(app: AsyncApp) -> None:

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from adapters.slack import alignment, capacity, translate
 from adapters.slack.questions import View, opens_form
-from adapters.slack.replies import Ack, errors_on, said, tell
+from adapters.slack.replies import Ack, answers_click, errors_on
 from bot import copy
 from bot.errors import RealignError
 
@@ -24,34 +23,19 @@ def register_checks(app: AsyncApp) -> None:
 
 
 def _register_schedule(app: AsyncApp) -> None:
-    @app.action(capacity.PUBLISH_NOW_ACTION)
-    async def publish_now_clicked(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, services: SlackServices
-    ) -> None:
-        await ack()
-        try:
-            key = translate.button_key(action)
-            published = await services.announcing.publish(
-                key=key, user_id=translate.user_id(body), at_once=True
-            )
-            done = copy.PUBLISHED if published.first else copy.NOT_SCHEDULED
-            text = done.format(key=key, count=published.recipients)
-        except RealignError as error:
-            text = said(error)
-        await tell(respond, text)
+    async def publish_now(body: dict[str, Any], action: dict[str, Any], services: SlackServices) -> str:
+        key = translate.button_key(action)
+        published = await services.announcing.publish(key=key, user_id=translate.user_id(body), at_once=True)
+        done = copy.PUBLISHED if published.first else copy.NOT_SCHEDULED
+        return done.format(key=key, count=published.recipients)
 
-    @app.action(capacity.CANCEL_SCHEDULE_ACTION)
-    async def cancel_clicked(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, services: SlackServices
-    ) -> None:
-        await ack()
-        try:
-            key = translate.button_key(action)
-            cancelled = await services.announcing.cancel(key=key, user_id=translate.user_id(body))
-            text = (copy.SCHEDULE_CANCELLED if cancelled else copy.NOT_SCHEDULED).format(key=key)
-        except RealignError as error:
-            text = said(error)
-        await tell(respond, text)
+    async def cancel(body: dict[str, Any], action: dict[str, Any], services: SlackServices) -> str:
+        key = translate.button_key(action)
+        cancelled = await services.announcing.cancel(key=key, user_id=translate.user_id(body))
+        return (copy.SCHEDULE_CANCELLED if cancelled else copy.NOT_SCHEDULED).format(key=key)
+
+    answers_click(app, capacity.PUBLISH_NOW_ACTION, answer=publish_now)
+    answers_click(app, capacity.CANCEL_SCHEDULE_ACTION, answer=cancel)
 
 
 def _register_capacity(app: AsyncApp) -> None:

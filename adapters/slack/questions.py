@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import alignment, translate
-from adapters.slack.replies import Ack, errors_on, said, tell
+from adapters.slack.replies import Ack, answers_click, errors_on, said, tell
 from bot import copy
 from bot.errors import InvalidInput, RealignError
 from bot.questions import Question
@@ -128,19 +128,13 @@ def _register_answering(app: AsyncApp) -> None:
         note = copy.ANSWER_SENT.format(asker=f"<@{question.asker_id}>")
         await ack(response_action="update", view=alignment.done_modal("Answer sent", note))
 
-    @app.action(alignment.RESOLVE_ACTION)
-    async def resolve_clicked(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, services: SlackServices
-    ) -> None:
-        await ack()
-        try:
-            await services.questioning.resolve(
-                question_id=translate.question_id(action), user_id=translate.user_id(body)
-            )
-            text = copy.RESOLVED
-        except RealignError as error:
-            text = said(error)
-        await tell(respond, text)
+    async def resolve(body: dict[str, Any], action: dict[str, Any], services: SlackServices) -> str:
+        await services.questioning.resolve(
+            question_id=translate.question_id(action), user_id=translate.user_id(body)
+        )
+        return copy.RESOLVED
+
+    answers_click(app, alignment.RESOLVE_ACTION, answer=resolve)
 
 
 def _register_typed(app: AsyncApp) -> None:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.errors import InvalidInput, RealignError
 
+if TYPE_CHECKING:
+    from adapters.slack.app import SlackServices
+
 log = logging.getLogger(__name__)
 Ack = Callable[..., Awaitable[Any]]
+Answer = Callable[[dict[str, Any], dict[str, Any], "SlackServices"], Awaitable[str | None]]
 
 
 async def errors_on(ack: Ack, error: RealignError, *, field: str) -> None:
@@ -36,3 +41,23 @@ async def tell(respond: AsyncRespond, text: str) -> None:
 def said(error: RealignError) -> str:
     """What to tell a person about a refusal (an InvalidInput's messages, without the field names)."""
     return " ".join(error.errors.values()) if isinstance(error, InvalidInput) else str(error)
+
+
+def answers_click(app: AsyncApp, *action_ids: str, answer: Answer) -> None:
+    """A button whose click is acked at once, then answered with a note to the clicker: `answer(body,
+    action, services)` runs the use case and says what became of it (None: nothing to say); its refusal,
+    a RealignError, is said instead."""
+
+    async def clicked(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, services: SlackServices
+    ) -> None:
+        await ack()
+        try:
+            text = await answer(body, action, services)
+        except RealignError as error:
+            text = said(error)
+        if text is not None:
+            await tell(respond, text)
+
+    for action_id in action_ids:
+        app.action(action_id)(clicked)
