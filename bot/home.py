@@ -5,8 +5,9 @@ changes with their progress and open questions (an admin, REALIGN_ADMINS, every 
 their direct reports have still to acknowledge. The page is published when the person opens the tab,
 and again as acknowledgements arrive: for the acknowledger, the change's announcer and the
 acknowledger's manager, at most once per person per HOME_DEBOUNCE (every acknowledgement in that window
-is in the one publish). Only people who opened the tab since this process started are republished: who
-they are is kept in memory, and a page is always fresh when its tab is opened.
+is in the one publish). Only people who have opened the tab are republished: who they are is stored
+(HomeStore.viewed), so whichever process records an acknowledgement republishes the pages it changes,
+and a restart forgets nobody. A page is always fresh when its tab is opened.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.model import Change, DeliveryState
@@ -103,6 +104,14 @@ class HomeStore(Protocol):
         """The manager of a delivery's recipient, as at publishing (whose team section it is in)."""
         ...
 
+    async def viewed(self, *, workspace: str, user_id: str, at: datetime) -> None:
+        """The user opened their tab (at `at`): from now on their page is kept up to date."""
+        ...
+
+    async def viewers(self, *, workspace: str, user_ids: Collection[str]) -> set[str]:
+        """Those of `user_ids` who have opened their tab."""
+        ...
+
 
 class HomePublisher(Protocol):
     """Shows a person their page (Slack: views.publish)."""
@@ -121,6 +130,7 @@ class HomePages:
         changes: ChangeStore,
         publisher: HomePublisher,
         later: Callable[[Coroutine[Any, Any, Any]], None],
+        now: Callable[[], datetime],
         admins: Collection[str] = (),
         debounce: timedelta | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
@@ -130,11 +140,11 @@ class HomePages:
         self.changes = changes
         self.publisher = publisher
         self.later = later  # runs work after the request has been answered
+        self.now = now
         self.admins = frozenset(admins)
         self.debounce = HOME_DEBOUNCE if debounce is None else debounce
         self.sleep = sleep
-        self.opened_by: set[str] = set()  # who opened the tab since this process started
-        self._due: set[str] = set()  # whose republish is waiting out the debounce
+        self._due: set[str] = set()  # whose republish (by this process) is waiting out the debounce
 
     async def page(self, *, user_id: str) -> Home:
         admin = user_id in self.admins
@@ -156,7 +166,7 @@ class HomePages:
 
     async def opened(self, *, user_id: str) -> None:
         """The person opened the tab: show the page now, and keep it up to date from here on."""
-        self.opened_by.add(user_id)
+        await self.store.viewed(workspace=self.workspace, user_id=user_id, at=self.now())
         await self._publish(user_id)
 
     def acknowledged(self, *, delivery_id: int, user_id: str, change: Change) -> None:
@@ -165,17 +175,15 @@ class HomePages:
 
     async def _after_acknowledgement(self, delivery_id: int, user_id: str, change: Change) -> None:
         concerned = {user_id, change.announcer_id}
-        if self.opened_by - concerned:  # someone else may be this person's manager
-            manager = await self.store.manager_of(delivery_id=delivery_id)
-            if manager is not None:
-                concerned.add(manager)
-        for person in sorted(concerned):
-            self.refresh(user_id=person)
+        if (manager := await self.store.manager_of(delivery_id=delivery_id)) is not None:
+            concerned.add(manager)
+        for person in sorted(await self.store.viewers(workspace=self.workspace, user_ids=concerned)):
+            self._refresh(person)
 
-    def refresh(self, *, user_id: str) -> None:
+    def _refresh(self, user_id: str) -> None:
         """Republish the person's page once the debounce has passed, unless one is waiting already
-        (then that one shows this change too). Nothing for someone who never opened the tab."""
-        if user_id not in self.opened_by or user_id in self._due:
+        (then that one shows this change too)."""
+        if user_id in self._due:
             return
         self._due.add(user_id)
         self.later(self._republish(user_id))

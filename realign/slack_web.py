@@ -20,25 +20,15 @@ from adapters.slack.directory import SlackDirectory
 from adapters.slack.home import SlackHomePublisher
 from adapters.slack.install import InstalledBot
 from bot import copy
-from bot.acknowledge import Acknowledging
-from bot.amend import Amending
-from bot.capacity import CapacityChecking
 from bot.exporting import Exporting
 from bot.home import HomePages
-from bot.questions import Questioning
-from bot.status import Closing, Reporting, Requeueing
-from bot.words import Restating
-from realign.publishing import announcing_for
 from realign.settings import Settings
 from realign.slacks import Slack, workspace_key
+from realign.use_cases import use_cases
 from realign.wiring import Wiring
-from store.amend import SqlAmendments
-from store.capacity import SqlCapacity
 from store.export import SqlExport
 from store.home import SqlHome
-from store.questions import SqlQuestions
 from store.removal import stop_workspace
-from store.words import SqlOwnWords
 
 log = logging.getLogger(__name__)
 
@@ -117,58 +107,29 @@ class SlackWebWorkspaces:
         )
 
     def _services(self, slack: Slack) -> SlackServices:
-        wiring, settings, clock, workspace = self.wiring, self.settings, self.wiring.clock, slack.workspace
-        questions, words, capacity = SqlQuestions(wiring.db), SqlOwnWords(wiring.db), SqlCapacity(wiring.db)
-        reporting = Reporting(
-            workspace=workspace,
-            changes=wiring.changes,
-            admins=settings.admins,
-            questions=questions,
-            words=words,
-            capacity=capacity,
-        )
+        wiring, settings = self.wiring, self.settings
         home = HomePages(
-            workspace=workspace,
+            workspace=slack.workspace,
             store=SqlHome(wiring.db),
             changes=wiring.changes,
             publisher=SlackHomePublisher(slack.client),
             later=wiring.in_background,
+            now=wiring.clock.now,
             admins=settings.admins,
         )
-        acknowledging = Acknowledging(
-            workspace=workspace,
-            queue=wiring.queue,
+        core = use_cases(
+            wiring,
+            settings,
+            workspace=slack.workspace,
             messenger=slack.messenger,
-            clock=clock,
-            later=wiring.in_background,
+            directory=slack.directory,
+            wake=self.wake,
             on_acknowledged=home.acknowledged,  # the pages it changes are republished
         )
-        announcing = announcing_for(
-            wiring, settings, workspace=workspace, directory=slack.directory, on_published=self.wake
-        )
         return SlackServices(
-            announcing=announcing,
-            amending=Amending(announcing=announcing, store=SqlAmendments(wiring.db), on_amended=self.wake),
-            reporting=reporting,
-            acknowledging=acknowledging,
-            restating=Restating(workspace=workspace, store=words, acknowledging=acknowledging),
-            closing=Closing(reporting=reporting, store=wiring.follow_up_store, clock=clock),
-            questioning=Questioning(
-                workspace=workspace,
-                store=questions,
-                messenger=slack.messenger,
-                clock=clock,
-                later=wiring.in_background,
-                admins=settings.admins,
-            ),
-            requeueing=Requeueing(
-                reporting=reporting, queue=wiring.queue, clock=clock, on_requeued=self.wake
-            ),
+            **core.named(),
             directory=slack.directory,
             in_background=wiring.in_background,
-            capacity=CapacityChecking(
-                workspace=workspace, store=capacity, messenger=slack.messenger, clock=clock
-            ),
             home=home,
-            exporting=Exporting(reporting=reporting, rows=SqlExport(wiring.db)),
+            exporting=Exporting(reporting=core.reporting, rows=SqlExport(wiring.db)),
         )

@@ -8,20 +8,10 @@ from collections.abc import Callable
 
 from adapters.teams.app import TeamsBot, TeamsEndpoint, TeamsServices
 from adapters.teams.roster import Installer
-from bot.acknowledge import Acknowledging
-from bot.amend import Amending
-from bot.capacity import CapacityChecking
-from bot.questions import Questioning
-from bot.status import Closing, Reporting, Requeueing
-from bot.words import Restating
-from realign.publishing import announcing_for
 from realign.settings import Settings
+from realign.use_cases import use_cases
 from realign.wiring import Wiring
-from store.amend import SqlAmendments
-from store.capacity import SqlCapacity
-from store.questions import SqlQuestions
 from store.removal import stop_person, stop_workspace
-from store.words import SqlOwnWords
 
 log = logging.getLogger(__name__)
 TENANT_REMOVED = "teams_removed"  # bot.copy says it in words: Realign was removed from this tenant
@@ -94,47 +84,18 @@ class TeamsRemovals:
 def _services(
     wiring: Wiring, settings: Settings, workspace: str, *, wake: Callable[[], None]
 ) -> TeamsServices:
-    tenant, clock = wiring.teams.get(workspace), wiring.clock
-    questions, words, capacity = SqlQuestions(wiring.db), SqlOwnWords(wiring.db), SqlCapacity(wiring.db)
-    reporting = Reporting(
+    tenant = wiring.teams.get(workspace)
+    core = use_cases(
+        wiring,
+        settings,
         workspace=workspace,
-        changes=wiring.changes,
-        admins=settings.admins,
-        questions=questions,
-        words=words,
-        capacity=capacity,
-    )
-    acknowledging = Acknowledging(
-        workspace=workspace,
-        queue=wiring.queue,
         messenger=tenant.messenger,
-        clock=clock,
-        later=wiring.in_background,
-    )
-    # As Slack's (and the publish tick's): with the schedule, so the card's publish moment is kept.
-    announcing = announcing_for(
-        wiring, settings, workspace=workspace, directory=tenant.directory, on_published=wake
+        directory=tenant.directory,
+        wake=wake,
     )
     return TeamsServices(
-        announcing=announcing,
-        amending=Amending(announcing=announcing, store=SqlAmendments(wiring.db), on_amended=wake),
-        reporting=reporting,
-        acknowledging=acknowledging,
-        closing=Closing(reporting=reporting, store=wiring.follow_up_store, clock=clock),
-        requeueing=Requeueing(reporting=reporting, queue=wiring.queue, clock=clock, on_requeued=wake),
+        **core.named(),
         directory=tenant.directory,
         in_background=wiring.in_background,
         replies=tenant.messenger.replies,
-        questioning=Questioning(
-            workspace=workspace,
-            store=questions,
-            messenger=tenant.messenger,
-            clock=clock,
-            later=wiring.in_background,
-            admins=settings.admins,
-        ),
-        restating=Restating(workspace=workspace, store=words, acknowledging=acknowledging),
-        capacity=CapacityChecking(
-            workspace=workspace, store=capacity, messenger=tenant.messenger, clock=clock
-        ),
     )

@@ -7,9 +7,13 @@ a scan of every delivery, whatever the audiences.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 
 from bot.home import ChangeProgress, TeamChange, ToAcknowledge
@@ -18,7 +22,7 @@ from bot.questions import QuestionKind
 from store.changes import reports_of
 from store.db import Database
 from store.questions import OPEN
-from store.tables import Change, Delivery, Question
+from store.tables import Change, Delivery, HomeViewer, Question
 
 WATCHED = (ChangeState.PUBLISHED, ChangeState.SCHEDULED)  # an announcer's changes on their page
 
@@ -34,6 +38,7 @@ class SqlHome:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._insert = sqlite_insert if db.is_sqlite else pg_insert
 
     async def to_acknowledge(
         self, *, workspace: str, user_id: str, limit: int
@@ -139,3 +144,19 @@ class SqlHome:
             return await session.scalar(
                 select(col(Delivery.manager_id)).where(col(Delivery.id) == delivery_id)
             )
+
+    async def viewed(self, *, workspace: str, user_id: str, at: datetime) -> None:
+        insert = self._insert(HomeViewer).values(workspace=workspace, user_id=user_id, opened_at=at)
+        async with self.db.transaction() as session:
+            await session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["workspace", "user_id"], set_={"opened_at": insert.excluded.opened_at}
+                )
+            )
+
+    async def viewers(self, *, workspace: str, user_ids: Collection[str]) -> set[str]:
+        query = select(col(HomeViewer.user_id)).where(
+            col(HomeViewer.workspace) == workspace, col(HomeViewer.user_id).in_(list(user_ids))
+        )
+        async with self.db.reading() as session:
+            return set((await session.scalars(query)).all())

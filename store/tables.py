@@ -281,6 +281,17 @@ class AuditEvent(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class HomeViewer(SQLModel, table=True):
+    """Someone who opened their Slack Home tab: their page is republished as acknowledgements arrive,
+    by whichever process records them."""
+
+    __tablename__ = "home_viewer"
+
+    workspace: str = Field(primary_key=True)
+    user_id: str = Field(primary_key=True)
+    opened_at: datetime = utc()
+
+
 class Lease(SQLModel, table=True):
     """A named lease: while `until` is ahead, only `holder` runs the singleton job `name` (e.g. one
     workspace's directory sync). Taken and renewed by one upsert, so two processes never both hold it."""

@@ -6,8 +6,8 @@ debounce window however many acknowledgements came in it, and only for people wh
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from datetime import date
+from collections.abc import Collection, Coroutine
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -35,6 +35,13 @@ class MemoryHome:
 
     def __init__(self) -> None:
         self.admin_asks: list[bool] = []
+        self.viewing: set[tuple[str, str]] = set()
+
+    async def viewed(self, *, workspace: str, user_id: str, at: datetime) -> None:
+        self.viewing.add((workspace, user_id))
+
+    async def viewers(self, *, workspace: str, user_ids: Collection[str]) -> set[str]:
+        return {user for user in user_ids if (workspace, user) in self.viewing}
 
     async def to_acknowledge(
         self, *, workspace: str, user_id: str, limit: int
@@ -111,19 +118,23 @@ class Background:
                 task.result()  # a failure fails the test
 
 
-@pytest.fixture
-def parts() -> tuple[HomePages, Tab, Window, Background, MemoryHome]:
-    store, tab, window, later = MemoryHome(), Tab(), Window(), Background()
-    pages = HomePages(
+def home_pages(store: MemoryHome, tab: Tab, window: Window, later: Background) -> HomePages:
+    return HomePages(
         workspace="slack:T1",
         store=store,
         changes=Reports(),  # type: ignore[arg-type]
         publisher=tab,
         later=later,
+        now=lambda: datetime(2026, 12, 1, 9, tzinfo=UTC),
         admins={"UADMIN"},
         sleep=window.sleep,
     )
-    return pages, tab, window, later, store
+
+
+@pytest.fixture
+def parts() -> tuple[HomePages, Tab, Window, Background, MemoryHome]:
+    store, tab, window, later = MemoryHome(), Tab(), Window(), Background()
+    return home_pages(store, tab, window, later), tab, window, later, store
 
 
 async def test_opening_the_tab_publishes_each_persons_page_at_once(
@@ -177,9 +188,25 @@ async def test_nobody_who_opened_the_tab_means_nothing_is_published(
     pages, tab, window, later, _ = parts
 
     pages.acknowledged(delivery_id=11, user_id="U1", change=CHANGE)
-    pages.refresh(user_id="UANN")
     await later.settle()
     window.close()
     await later.settle()
 
     assert tab.published == [] and window.slept == []
+
+
+async def test_a_tab_opened_in_one_process_is_kept_up_to_date_by_another(
+    parts: tuple[HomePages, Tab, Window, Background, MemoryHome],
+) -> None:
+    """Who watches is stored, not kept in the process that answered the opening (nor lost at restart)."""
+    first, tab, window, later, store = parts
+    await first.opened(user_id="UANN")
+    second = home_pages(store, tab, window, later)  # another process, or this one after a restart
+
+    second.acknowledged(delivery_id=11, user_id="U1", change=CHANGE)
+    await later.settle()
+    window.close()
+    await later.settle()
+
+    assert [home.user_id for home in tab.published] == ["UANN", "UANN"]
+    assert ("slack:T1", "UANN") in store.viewing and window.slept == [5.0]

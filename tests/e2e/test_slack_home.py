@@ -2,7 +2,8 @@
 (views.publish) the person's page: an announcer's changes with their counts, a recipient's pending
 acknowledgements with the DM's Acknowledge button, which records the click once from there too, a
 manager's reports still to acknowledge; a burst of acknowledgements republishes each concerned page
-once per debounce window, and only pages that were opened."""
+once per debounce window, and only pages that were opened, by whichever process records the
+acknowledgement."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import pytest
 from sqlalchemy import text
 
 import bot.home
-from tests.conftest import count
-from tests.e2e.conftest import Realign, eventually
+from tests.conftest import FakeClock, count
+from tests.e2e.conftest import Realign, eventually, running
 from tests.e2e.slack_driver import SlackDriver
 from tests.e2e.test_slack_flow import ANNOUNCER, EVERYONE, announce, seed
 from tests.fakes.slack_api import FakeSlack
@@ -156,3 +157,18 @@ async def test_a_burst_of_acknowledgements_republishes_each_page_once_per_window
     assert "*CHG-1* New on-call rota · 4/6 acknowledged (67%)" in home(slack, ANNOUNCER)
     assert "Your team" not in home(slack, "UM1")  # all three of UM1's reports have acknowledged
     assert "You have acknowledged every change" in home(slack, "U2")
+
+
+async def test_a_tab_opened_through_one_process_is_republished_by_another(
+    realign: Realign, slack: FakeSlack, clock: FakeClock, database_url: str, realign_settings: dict[str, Any]
+) -> None:
+    """Two Realign processes on one database: who watches their tab is stored, so the process that
+    records an acknowledgement republishes the page that the other one published."""
+    dms = await delivered(realign, slack)
+    await open_home(realign.slack, ANNOUNCER)
+    await eventually(lambda: slack.home_publishes(ANNOUNCER) == 1)
+
+    async with running(database_url, slack, clock, **realign_settings) as other:
+        assert (await other.slack.click("U1", dms["U1"], action_id="realign.acknowledge")).status == 200
+        await eventually(lambda: slack.home_publishes(ANNOUNCER) == 2)
+        assert "1/6 acknowledged" in home(slack, ANNOUNCER)
