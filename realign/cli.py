@@ -53,6 +53,11 @@ async def serve(settings: config.Settings, *, web_server: bool) -> None:
             slack = "through Socket Mode" if runtime.socket else "on" if runtime.slack else "off"
             slack = "for every workspace installed through OAuth" if settings.slack_oauth else slack
             log.info("Realign listening on :%d (Slack %s)", settings.port, slack)
+        elif settings.worker_port is not None:
+            runner = web.AppRunner(runtime.operations_app(), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "0.0.0.0", settings.worker_port).start()
+            log.info("Realign worker: /healthz and /metrics on :%d", settings.worker_port)
         await runtime.start_ticks()
         # Start-up built a few hundred thousand long-lived objects (libraries, pools, caches). Frozen,
         # the collector stops walking them in every full collection: during a fan-out those walks

@@ -88,6 +88,11 @@ class Runtime:
         teams = teams_endpoint(self.wiring, self.settings, wake=self.wake_dispatcher)
         return build_web(slack=slack, operations=self.operations(), teams=teams)
 
+    def operations_app(self) -> web.Application:
+        """/healthz and /metrics alone: what `realign worker` serves (REALIGN_WORKER_PORT), so that the
+        processes that deliver can be watched and scraped too."""
+        return build_web(slack=None, operations=self.operations())
+
     def slack_app(self) -> AsyncApp | None:
         """The bolt listeners, built once: /slack/events and the Socket Mode connection serve the same.
         With OAuth, one app serves every installed workspace, each request with its own's services."""

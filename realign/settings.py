@@ -94,6 +94,9 @@ class Settings(BaseSettings):
 
     database_url: str = Field("sqlite:///realign.db", alias="DATABASE_URL", repr=False)  # may hold a password
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
+    # `realign worker` serves /healthz and /metrics here (unset: no port; several workers on one host
+    # each need their own).
+    worker_port: int | None = Field(None, alias="REALIGN_WORKER_PORT", ge=1, le=65535)
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")  # Socket Mode

@@ -5,9 +5,12 @@ Every recipient must end with exactly one DM (counted in the fake) or a recorded
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import aiohttp
 import pytest
 
 from bot.clock import SystemClock
@@ -16,6 +19,7 @@ from realign.runtime import Runtime
 from tests.conftest import count, postgres_url
 from tests.e2e.conftest import Realign, eventually, settings
 from tests.e2e.engine import Worker, all_settled, publish_to_everyone, staff, unsettled, worker_env
+from tests.e2e.test_operations import DELIVERIES, health, scrape
 from tests.e2e.test_slack_flow import ANNOUNCER, announce, seed
 from tests.fakes.slack_api import FakeSlack
 
@@ -155,3 +159,42 @@ async def test_the_post_rate_and_burst_settings_shape_the_workspace_limiter(
         assert (limiter.configured, limiter.burst) == (7, 30)
     finally:
         await runtime.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_a_worker_serves_healthz_and_metrics_on_its_own_port(
+    engine: Runtime, database_url: str, slack: FakeSlack
+) -> None:
+    """With REALIGN_WORKER_PORT, the process that delivers can be scraped: its /metrics count what it
+    sent, its /healthz shows its engine's ticks, and nothing of Slack or Teams is served there."""
+    users = staff(slack, 20)
+    assert engine.slack is not None
+    await engine.slack.directory.sync()
+    await publish_to_everyone(engine)
+    port = free_port()
+    worker = Worker(worker_env(database_url, slack, SLACK_POST_RATE="200", REALIGN_WORKER_PORT=str(port)))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await eventually(lambda: all(slack.dms_to(u) for u in users), within=30)
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):  # the counters move when the batch is settled, just after the fake saw it
+                try:
+                    scraped = await scrape(http, url)
+                except aiohttp.ClientConnectionError:
+                    scraped = None
+                if scraped is not None and scraped(DELIVERIES, state="delivered") == len(users):
+                    break
+                await asyncio.sleep(0.1)
+            assert scraped is not None and scraped(DELIVERIES, state="delivered") == len(users)
+            status, body = await health(http, url)
+            assert status == 200 and "delivery-drain" in body["ticks"], body
+            async with http.post(f"{url}/slack/events", data=b"{}") as response:
+                assert response.status in (404, 405)
+    finally:
+        output = await worker.stop()
+    assert f"/healthz and /metrics on :{port}" in output
