@@ -275,6 +275,10 @@ EXPORT_REASONS = {  # by Slack error code; what people read
     "file_upload_size_restricted": "the file is larger than this workspace allows.",
 }
 EXPORT_REASON_OTHER = "Slack refused the file ({code})."
+EXPORT_OFFERED = "The audit export of {key}: {title}: {count} rows, one per targeted or excluded person."
+EXPORT_DECLINED = "The audit export of {key} was not saved. Click Export CSV to ask for it again."
+EXPORT_TEAMS_REFUSED = "Teams did not take the file (HTTP {status})."
+EXPORT_TEAMS_UNREACHABLE = "Teams could not be reached."
 
 # --- in your own words -----------------------------------------------------------------------------------
 OWN_WORDS_OPTION = "Ask each person to say in one line what they will do differently"

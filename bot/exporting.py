@@ -8,9 +8,10 @@ platforms' Export CSV buttons alike, so the file is the same however it is asked
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TextIO
+from typing import IO, Protocol, TextIO
 
 from bot.model import Change
 from bot.status import Reporting
@@ -50,6 +51,18 @@ class Export:
     async def write(self, out: TextIO) -> int:
         """The CSV into `out` (opened with newline=""); returns the number of rows."""
         return await write_csv(self.source.columns, self.source.rows(self.change), out)
+
+    async def write_file(self, file: IO[bytes]) -> int:
+        """The CSV into `file` as UTF-8, which is left at its start for an upload to read; returns the
+        number of rows."""
+        text = io.TextIOWrapper(file, encoding="utf-8", newline="")
+        try:
+            rows = await self.write(text)
+            text.flush()
+        finally:
+            text.detach()  # the file stays open: it is the upload's
+        file.seek(0)
+        return rows
 
 
 class Exporting:

@@ -7,10 +7,13 @@ import logging
 from collections.abc import Callable
 
 from adapters.teams.app import TeamsBot, TeamsEndpoint, TeamsServices
+from adapters.teams.exports import TeamsExports
 from adapters.teams.roster import Installer
+from bot.exporting import Exporting
 from realign.settings import Settings
 from realign.use_cases import use_cases
 from realign.wiring import Wiring
+from store.export import SqlExport
 from store.removal import stop_person, stop_workspace
 
 log = logging.getLogger(__name__)
@@ -93,9 +96,17 @@ def _services(
         directory=tenant.directory,
         wake=wake,
     )
+    assert wiring.connectors is not None  # Teams is served
+    exports = TeamsExports(
+        exporting=Exporting(reporting=core.reporting, rows=SqlExport(wiring.db)),
+        sender=tenant.messenger,
+        uploader=wiring.connectors,
+        later=wiring.in_background,
+    )
     return TeamsServices(
         **core.named(),
         directory=tenant.directory,
         in_background=wiring.in_background,
         replies=tenant.messenger.replies,
+        exports=exports,
     )

@@ -10,10 +10,9 @@ a failure in words."""
 
 from __future__ import annotations
 
-import io
 import logging
 import tempfile
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
@@ -62,7 +61,7 @@ async def send_export(client: AsyncWebClient, respond: AsyncRespond, export: Exp
     key = export.change.key
     try:
         with tempfile.TemporaryFile() as file:
-            rows = await _written(export, file)
+            rows = await export.write_file(file)
             dm = await client.conversations_open(users=user_id)
             await _uploader(client).files_upload_v2(
                 channel=dm["channel"]["id"],
@@ -79,18 +78,6 @@ async def send_export(client: AsyncWebClient, respond: AsyncRespond, export: Exp
         return
     log.info("sent the audit export of %s (%d rows) to %s", key, rows, user_id)
     await tell(respond, copy.EXPORT_SENT.format(key=key, count=rows))
-
-
-async def _written(export: Export, file: IO[bytes]) -> int:
-    """The CSV into `file` (UTF-8), which is left at its start for the upload to read."""
-    text = io.TextIOWrapper(file, encoding="utf-8", newline="")
-    try:
-        rows = await export.write(text)
-        text.flush()
-    finally:
-        text.detach()  # the file stays open: it is the upload's
-    file.seek(0)
-    return rows
 
 
 def _uploader(client: AsyncWebClient) -> AsyncWebClient:

@@ -20,6 +20,7 @@ from botbuilder.core import InvokeResponse, MessageFactory, TurnContext
 from botbuilder.core.serializer_helper import serializer_helper
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
+from botbuilder.schema.teams import FileConsentCardResponse
 from msrest.exceptions import DeserializationError
 from msrest.serialization import Model
 
@@ -27,6 +28,7 @@ from adapters.teams import amend, cards, checks, forms, translate
 from adapters.teams.cards import Card
 from adapters.teams.connector import Connectors
 from adapters.teams.directory import TeamsDirectory
+from adapters.teams.exports import TeamsExports
 from adapters.teams.replies import Replies, Throttled
 from adapters.teams.roster import Installer, user_id_of
 from adapters.teams.tenants import workspace_key
@@ -63,6 +65,7 @@ class TeamsServices:
     amending: Amending
     replies: Replies | None  # the tenant's interactive sends, within their share of TEAMS_POST_RATE
     capacity: CapacityChecking | None = None  # a manager's answer to a capacity check (adapters.teams.checks)
+    exports: TeamsExports | None = None  # Export CSV in change-status CHG-n, and its file consent
 
 
 Services = Callable[[str], Awaitable[TeamsServices]]  # workspace key -> its use cases
@@ -175,6 +178,22 @@ class TeamsBot(TeamsActivityHandler):
             shown = await self._act(turn, services, translate.action_data(turn.activity.value))
         return InvokeResponse(status=200, body=card_answer(shown))
 
+    async def on_teams_file_consent(
+        self, turn_context: TurnContext, file_consent_card_response: FileConsentCardResponse
+    ) -> InvokeResponse:
+        """The audit export's file consent card accepted or declined (adapters.teams.exports), answered
+        200 at once. A refusal (no longer allowed to read the rows) is said in the chat."""
+        services = await self._services(turn_context)
+        if services is not None and services.exports is not None:
+            user_id = user_id_of(turn_context.activity.from_property)
+            try:
+                await services.exports.answered(user_id=user_id, response=file_consent_card_response)
+            except (RealignError, ValueError) as error:
+                text = _said(error) if isinstance(error, RealignError) else copy.BUTTON_UNREADABLE
+                note = MessageFactory.attachment(cards.attachment(cards.note(text)))
+                await self._reply(turn_context, services, note)
+        return InvokeResponse(status=200)
+
     # --- the actions -------------------------------------------------------------------------------
 
     async def _act(
@@ -217,6 +236,9 @@ class TeamsBot(TeamsActivityHandler):
                 return amend.form(change)
             if verb == amend.AMEND_SUBMIT_VERB:
                 return await self._amend(services, data, user_id=user_id)
+            if verb == cards.EXPORT_VERB and services.exports is not None:
+                key = translate.identifier(data, "key")
+                return cards.note(await services.exports.clicked(key=key, user_id=user_id))
             if verb in (forms.BASICS_VERB, forms.GROUP_VERB):
                 return await self._form_step(services, user_id=user_id, data=data)
             if verb == forms.PUBLISH_VERB:

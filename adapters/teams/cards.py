@@ -22,6 +22,7 @@ ACK_VERB = "realign.acknowledge"
 RETRY_VERB = "realign.retry"
 CLOSE_VERB = "realign.close"
 AMEND_VERB = "realign.amend"  # adapters.teams.amend: the form; its submission there too
+EXPORT_VERB = "realign.export"  # adapters.teams.exports: the audit CSV into the clicker's 1:1 chat
 ACK_WORDS_VERB = "realign.acknowledge_in_own_words"  # Acknowledge, when the change asks for a line
 ASK_VERB, CONCERN_VERB = "realign.ask", "realign.concern"
 ANSWER_VERB, RESOLVE_VERB = "realign.answer", "realign.resolve"
@@ -409,6 +410,8 @@ def detail(status: ChangeStatus, people: Names | None = None) -> Card:
     if change.state is ChangeState.PUBLISHED:
         actions.append(execute(CLOSE_VERB, copy.CLOSE, {"key": change.key}))
         actions.append(execute(AMEND_VERB, copy.AMEND, {"key": change.key}))  # adapters.teams.amend
+    if change.state in (ChangeState.PUBLISHED, ChangeState.CLOSED):  # a change with people to list
+        actions.append(execute(EXPORT_VERB, copy.EXPORT_CSV, {"key": change.key}))
     return card(body, actions)
 
 

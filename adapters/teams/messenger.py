@@ -300,13 +300,19 @@ class TeamsMessenger:
     async def send_direct(
         self, user_id: str, card: cards.Card, summary: str, *, reply_to: str | None = None
     ) -> SendResult:
-        """One message in the person's 1:1 chat, while someone waits for its outcome; `reply_to` makes it
-        a reply to that activity (a new message if Teams refuses the reply)."""
+        """One card in the person's 1:1 chat, while someone waits for its outcome; `reply_to` makes it a
+        reply to that activity (a new message if Teams refuses the reply)."""
+        return await self.send_activity(user_id, message(card, summary), reply_to=reply_to)
+
+    async def send_activity(
+        self, user_id: str, activity: Activity, *, reply_to: str | None = None
+    ) -> SendResult:
+        """One message (any attachment: a card, a file consent card, a file) in the person's 1:1 chat,
+        as send_direct."""
         found = await self._conversation(user_id)
         if isinstance(found, Retry | Failed):
             return found
         reach, conversation_id = found
-        activity = message(card, summary)
         try:
             client = await self.connectors.client(reach.service_url)
             if reply_to:

@@ -97,7 +97,10 @@ def test_the_manifest_names_the_bot_and_its_domain(package: Path) -> None:
     assert manifest["developer"]["privacyUrl"] == "https://realign.contoso.com/privacy"
     assert "${{" not in json.dumps(manifest)
     assert sorted(bot["scopes"]) == ["groupChat", "personal", "team"]
-    assert (bot["supportsFiles"], bot["isNotificationOnly"]) == (False, False)
+    assert (bot["supportsFiles"], bot["isNotificationOnly"]) == (
+        True,
+        False,
+    )  # the audit export is a file in the 1:1 chat
     for scope in ("personal", "team", "groupChat"):
         [commands] = [entry["commands"] for entry in bot["commandLists"] if entry["scopes"] == [scope]]
         assert [c["title"] for c in commands] == ["announce-change", "change-status"]

@@ -181,6 +181,11 @@ class FakeConnector:
         self._buckets: dict[str, _Bucket] = {}
         self._last_id = 0
         self._runner: web.AppRunner | None = None
+        # Files the bot PUT to an upload URL of a file consent (file_consent_from): name -> bytes, and
+        # each upload's headers; `upload_status` answers the next uploads instead (e.g. 507).
+        self.uploads: dict[str, bytes] = {}
+        self.upload_headers: list[dict[str, str]] = []
+        self.upload_status: int | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -208,6 +213,7 @@ class FakeConnector:
         ]
         for path, name, handler in graph:
             app.router.add_route("GET", path, self._endpoint(name, handler))
+        app.router.add_route("PUT", "/uploads/{name}", self._upload)  # OneDrive's, not the connector's
         # Cancelling a handler whose client gave up makes `slow(after_effect=False)` leave no effect.
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1)
         await self._runner.setup()
@@ -394,6 +400,38 @@ class FakeConnector:
         `reply_to_id` is the activity whose card was clicked, as Teams sets it."""
         content = {"type": "invoke", "name": name, "value": value, "replyToId": reply_to_id}
         return self._inbound(user_id, content, conversation_id)
+
+    def file_consent_from(self, user_id: str, consent: Json, *, accept: bool = True) -> Json:
+        """The `fileConsent/invoke` Teams sends when the user accepts (or declines) the file consent card
+        whose attachment is `consent`; accepting gives an upload URL on this server (`uploads`)."""
+        name = consent["name"]
+        value: Json = {"type": "fileUpload", "action": "accept" if accept else "decline"}
+        value["context"] = consent["content"]["acceptContext" if accept else "declineContext"]
+        if accept:
+            value["uploadInfo"] = {
+                "name": name,
+                "uploadUrl": f"{self.graph_url}/uploads/{name}",
+                "contentUrl": f"https://contoso-my.sharepoint.com/personal/{user_id}/Documents/{name}",
+                "uniqueId": f"unique-{name}",
+                "fileType": name.rsplit(".", 1)[-1],
+            }
+        return self._inbound(user_id, {"type": "invoke", "name": "fileConsent/invoke", "value": value}, None)
+
+    def files_to(self, user_id: str) -> list[Json]:
+        """The file consent and file info attachments the bot posted in the user's 1:1 chat, in order."""
+        return [
+            attachment
+            for activity in self.activities_to(user_id)
+            for attachment in activity.get("attachments") or ()
+            if attachment.get("contentType", "").startswith("application/vnd.microsoft.teams.card.file.")
+        ]
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.upload_headers.append(dict(request.headers))
+        if self.upload_status is not None:
+            return web.json_response({"error": {"code": "refused"}}, status=self.upload_status)
+        self.uploads[request.match_info["name"]] = await request.read()
+        return web.json_response({"id": "file-1", "name": request.match_info["name"]}, status=201)
 
     def installed_by(self, user_id: str, *, conversation_id: str | None = None) -> Json:
         """The conversationUpdate Teams sends when `user_id` adds the bot: to their personal scope, or
