@@ -42,6 +42,7 @@ async def measure(n: int, kind: str, workdir: Path) -> list[str]:
         assert before is not None
         group = replace(before.groups[0], from_effective="File expenses in the new tool, receipts attached")
         after = replace(before, groups=[group])
+        now = datetime.now(UTC)
         started = time.perf_counter()
         counts = await SqlAmendments(db).amend(
             after,
@@ -49,8 +50,9 @@ async def measure(n: int, kind: str, workdir: Path) -> list[str]:
             reask_mask=reasked_mask(before, after),
             touch_mask=touched_mask(before, after),
             report_at=None,
+            escalate_at=now + before.policy.escalate_after,  # as bot.amend plans it: people are asked again
             actor=before.announcer_id,
-            at=datetime.now(UTC),
+            at=now,
             changed=("expectations of Everyone",),
         )
         seconds = time.perf_counter() - started
